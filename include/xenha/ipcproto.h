@@ -1,0 +1,53 @@
+/*
+ * hactl <-> xenhad request protocol (pure).  One libqb IPC request per
+ * operation: a qb_ipc_request_header with id XH_IPC_REQUEST followed by
+ * a JSON object (UTF-8, not NUL-terminated).  The response is a
+ * qb_ipc_response_header (id XH_IPC_RESPONSE) followed by a JSON object
+ * {"rc": 0 | -errno, "error": "text" (when rc != 0), "data": {...}}.
+ */
+#ifndef XENHA_IPCPROTO_H
+#define XENHA_IPCPROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "xenha/state.h"
+
+#define XH_IPC_NAME "xenha"
+#define XH_IPC_REQUEST 1
+#define XH_IPC_RESPONSE 2
+#define XH_IPC_MAX_MSG (8u << 20)
+
+enum ipc_op {
+	IPC_OP_STATUS = 1,
+	IPC_OP_NODES,
+	IPC_OP_DOMAINS,
+	IPC_OP_HISTORY,
+	IPC_OP_DOMAIN_ADD,
+	IPC_OP_DOMAIN_REMOVE,
+	IPC_OP_DOMAIN_SET,
+	IPC_OP_DOMAIN_START,
+	IPC_OP_DOMAIN_STOP,
+	IPC_OP_FENCE_CONFIRM,
+	IPC_OP_NODE_FLAGS,
+	IPC_OP__COUNT
+};
+
+struct ipc_req {
+	uint8_t op;                       /* enum ipc_op */
+	char name[XH_NAME_MAX];           /* domain (domain-*) or host (fence-confirm, node-flags) */
+	uint32_t limit;                   /* history: newest N events (0 = all) */
+	struct xh_domain_def def;         /* domain-add, domain-set; def.xlcfg owned by the request */
+	uint32_t mask;                    /* domain-set: enum xh_dset_field bits */
+	int8_t standby, maintenance;      /* node-flags: -1 unchanged, 0, 1 */
+};
+
+/* Decode a request; 0 or -EINVAL with err.  Free with ipc_req_free(). */
+int ipc_req_decode(const char *json, size_t len, struct ipc_req *out,
+		   char *err, size_t errlen);
+/* Encode a request as JSON; *out malloc'd NUL-terminated. 0 or -errno. */
+int ipc_req_encode(const struct ipc_req *r, char **out);
+void ipc_req_free(struct ipc_req *r);
+const char *ipc_op_str(uint8_t op);
+int ipc_op_parse(const char *s, uint8_t *out);
+
+#endif

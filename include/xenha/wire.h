@@ -1,0 +1,96 @@
+/*
+ * xenha wire codec (pure): cluster messages carried over CPG and the
+ * state snapshot (also the on-disk state file).
+ *
+ * Frame layout (all integers little-endian):
+ *   0  magic   "XHW1" (4 bytes)
+ *   4  version u16 (WIRE_VERSION)
+ *   6  type    u16 (enum wire_msg_type)
+ *   8  length  u32 payload bytes
+ *  12  crc32   u32 (zlib crc32) over bytes [0,12) and the payload
+ *  16  payload
+ * Decoders reject bad magic, unknown version/type, any length mismatch
+ * (every truncation), trailing bytes and bad checksums.
+ */
+#ifndef XENHA_WIRE_H
+#define XENHA_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "xenha/state.h"
+
+#define WIRE_MAGIC "XHW1"
+#define WIRE_VERSION 1
+#define WIRE_HDR_LEN 16
+#define WIRE_MAX_PAYLOAD (64u << 20)
+
+enum wire_msg_type {
+	WIRE_CMD = 1,        /* struct xh_cmd + request id */
+	WIRE_SYNC_OFFER = 2, /* struct wire_offer */
+	WIRE_SNAP_CHUNK = 3, /* struct wire_chunk */
+	WIRE_SNAPSHOT = 4,   /* a whole struct xh_state (state file, chunk payloads) */
+};
+
+/* A command as sent on the wire, with the requester's id so the sender
+ * can answer the waiting hactl when the command is delivered. */
+struct wire_cmd {
+	uint64_t req_id;     /* sender-local request id, 0 = none */
+	struct xh_cmd cmd;   /* cmd.u.dom.def.xlcfg points into the decoded buffer copy:
+	                        see wire_decode_cmd */
+};
+
+/* Sync round: one offer per member after a configuration change. */
+struct wire_offer {
+	uint32_t nodeid;
+	uint64_t qseq, seq;
+	uint32_t digest;     /* crc32 of the encoded snapshot */
+	uint32_t n_members;  /* the membership this offer was made for, sorted */
+	uint32_t members[XH_MAX_HOSTS];
+};
+
+/* One piece of a snapshot sent by the sync winner. */
+struct wire_chunk {
+	uint32_t nodeid;     /* winner */
+	uint64_t round;      /* winner's round id (its seq when the snapshot was taken) */
+	uint32_t index, count;
+	uint32_t total_len;  /* full snapshot frame length */
+	uint32_t len;
+	const uint8_t *data; /* points into the decoded buffer */
+};
+
+/* Growable output buffer. */
+struct wire_buf {
+	uint8_t *data;
+	size_t len, cap;
+};
+void wire_buf_init(struct wire_buf *b);
+void wire_buf_free(struct wire_buf *b);
+
+/* Peek at a frame header: 0 and *type/*total (header+payload) or -EBADMSG /
+ * -EPROTO (unknown version) / -EMSGSIZE (len < header). Does not check crc. */
+int wire_peek(const uint8_t *p, size_t len, uint16_t *type, size_t *total);
+
+/* Encoders append one full frame to out.  0 or -ENOMEM / -EINVAL. */
+int wire_encode_cmd(struct wire_buf *out, const struct wire_cmd *c);
+int wire_encode_offer(struct wire_buf *out, const struct wire_offer *o);
+int wire_encode_chunk(struct wire_buf *out, const struct wire_chunk *c);
+int wire_encode_snapshot(struct wire_buf *out, const struct xh_state *s);
+
+/*
+ * Decoders take exactly one frame (len must equal the frame's length).
+ * wire_decode_cmd: c->cmd.u.dom.def.xlcfg, if present, is a malloc'd copy
+ * the caller frees with wire_cmd_free().
+ * wire_decode_snapshot: initialises *s (xh_state_init) and fills it; on
+ * error *s is left freed.  Returns 0 or -EBADMSG (malformed), -EPROTO
+ * (version), -EILSEQ (checksum).
+ */
+int wire_decode_cmd(const uint8_t *p, size_t len, struct wire_cmd *c);
+void wire_cmd_free(struct wire_cmd *c);
+int wire_decode_offer(const uint8_t *p, size_t len, struct wire_offer *o);
+int wire_decode_chunk(const uint8_t *p, size_t len, struct wire_chunk *c);
+int wire_decode_snapshot(const uint8_t *p, size_t len, struct xh_state *s);
+
+/* crc32 (zlib polynomial) helper. */
+uint32_t wire_crc32(const uint8_t *p, size_t len);
+
+#endif
