@@ -1,0 +1,377 @@
+/*
+ * Local executor, domain monitor and coordinator loop.
+ *
+ * After every batch of applied commands (and once a second) the daemon
+ * asks src/lib/reconcile.c what this host must do and src/lib/sched.c
+ * (coordinator only) what the cluster must do, and carries it out:
+ * hypervisor calls for the local actions, commands for everything the
+ * cluster must agree on.  Nothing here decides.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qb/qblog.h>
+
+#include "xenha/reconcile.h"
+#include "xenha/sched.h"
+#include "xenhad.h"
+
+#define XD_MARK_MS 3000  /* resend a report or proposal after this long */
+
+struct xd_mark {
+	char *key;
+	uint8_t kind;
+	uint64_t gen;
+	uint8_t state;
+	uint64_t at_ms;
+};
+
+static qb_map_t *marks_new(void)
+{
+	return qb_hashtable_create(1024);
+}
+
+static void marks_free(qb_map_t *m)
+{
+	qb_map_iter_t *it;
+	void *v;
+
+	if (!m)
+		return;
+	it = qb_map_iter_create(m);
+	while (qb_map_iter_next(it, &v)) {
+		struct xd_mark *k = v;
+
+		free(k->key);
+		free(k);
+	}
+	qb_map_iter_free(it);
+	qb_map_destroy(m);
+}
+
+/* true if an identical mark was set less than XD_MARK_MS ago */
+static bool mark_fresh(qb_map_t *m, const char *name, uint8_t kind, uint64_t gen,
+		       uint8_t state, uint64_t now)
+{
+	struct xd_mark *k = qb_map_get(m, name);
+
+	return k && k->kind == kind && k->gen == gen && k->state == state &&
+	       now - k->at_ms < XD_MARK_MS;
+}
+
+static void mark_set(qb_map_t *m, const char *name, uint8_t kind, uint64_t gen,
+		     uint8_t state, uint64_t now)
+{
+	struct xd_mark *k = qb_map_get(m, name);
+
+	if (!k) {
+		k = calloc(1, sizeof(*k));
+		if (!k)
+			return;
+		k->key = strdup(name);
+		if (!k->key) {
+			free(k);
+			return;
+		}
+		qb_map_put(m, k->key, k);
+	}
+	k->kind = kind;
+	k->gen = gen;
+	k->state = state;
+	k->at_ms = now;
+}
+
+void xd_exec_forget(struct xd *d)
+{
+	marks_free(d->reported);
+	marks_free(d->proposed);
+	d->reported = marks_new();
+	d->proposed = marks_new();
+}
+
+static void send_report(struct xd *d, uint8_t type, const char *name, uint64_t gen,
+			uint8_t crashed, const char *reason)
+{
+	struct xh_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = type;
+	snprintf(c.u.place.name, sizeof(c.u.place.name), "%s", name);
+	c.u.place.nodeid = d->nodeid;
+	c.u.place.generation = gen;
+	c.u.place.crashed = crashed;
+	snprintf(c.u.place.reason, sizeof(c.u.place.reason), "%s", reason ? reason : "");
+	xd_send_cmd(d, &c, 0);
+}
+
+/* ---- domain monitor ---- */
+
+static void hv_end(void *arg, const char *name, uint64_t generation, int reason,
+		   const char *detail)
+{
+	struct xd *d = arg;
+	const struct xh_domain *dom = xh_state_domain(&d->st, name);
+	uint64_t now = xd_now_ms();
+
+	qb_log(LOG_NOTICE, "domain %s: ended on this host gen=%llu reason=%s detail=\"%s\"",
+	       name, (unsigned long long)generation,
+	       reason == HV_END_CRASH ? "crash" : reason == HV_END_SHUTDOWN ? "shutdown" : "stopped",
+	       detail ? detail : "");
+	if (!dom || dom->owner != d->nodeid || dom->generation != generation)
+		return;
+	if (dom->state == XH_DS_STOPPING) {
+		send_report(d, XH_CMD_STOPPED, name, generation, 0, detail);
+		mark_set(d->reported, name, XH_CMD_STOPPED, generation, dom->state, now);
+	} else if (dom->state == XH_DS_STARTING || dom->state == XH_DS_RUNNING ||
+		   dom->state == XH_DS_LOST) {
+		send_report(d, XH_CMD_EXITED, name, generation, reason != HV_END_SHUTDOWN, detail);
+		mark_set(d->reported, name, XH_CMD_EXITED, generation, dom->state, now);
+	}
+	xd_kick(d);
+}
+
+static int32_t hv_fd_cb(int32_t fd, int32_t revents, void *arg)
+{
+	struct xd *d = arg;
+
+	d->hv->dispatch(d->hvh);
+	return 0;
+}
+
+/* ---- executor ---- */
+
+static void do_start(struct xd *d, const struct rec_action *a)
+{
+	const struct xh_domain *dom = xh_state_domain(&d->st, a->name);
+	struct hv_start_req req;
+	int rc;
+
+	if (!dom)
+		return;
+	/* the state that gives us this domain is on disk before it runs */
+	if (d->dirty)
+		xd_persist_save(d);
+	memset(&req, 0, sizeof(req));
+	req.name = dom->name;
+	req.xlcfg = dom->xlcfg;
+	req.memory_mb = dom->memory_mb;
+	req.generation = dom->generation;
+	req.nodeid = d->nodeid;
+	qb_log(LOG_INFO, "domain %s: starting gen=%llu", dom->name,
+	       (unsigned long long)dom->generation);
+	rc = d->hv->start(d->hvh, &req);
+	if (rc == 0 || rc == -EEXIST) {
+		send_report(d, XH_CMD_STARTED, a->name, a->generation, 0, NULL);
+	} else {
+		char why[XH_REASON_MAX];
+
+		snprintf(why, sizeof(why), "start failed: %s", strerror(-rc));
+		qb_log(LOG_ERR, "domain %s: %s", a->name, why);
+		send_report(d, XH_CMD_START_FAILED, a->name, a->generation, 0, why);
+	}
+}
+
+static void run_executor(struct xd *d, uint64_t now)
+{
+	struct hv_domain_info *info = NULL;
+	struct rec_local *local = NULL;
+	struct rec_action *acts = NULL;
+	struct rec_input in;
+	uint32_t n_info = 0, n_acts = 0, cap;
+	int rc;
+
+	rc = d->hv->list(d->hvh, &info, &n_info);
+	if (rc < 0) {
+		qb_log(LOG_ERR, "hypervisor list failed: %s", strerror(-rc));
+		return;
+	}
+	local = calloc(n_info ? n_info : 1, sizeof(*local));
+	cap = n_info + d->st.n_domains + 1;
+	acts = calloc(cap, sizeof(*acts));
+	if (!local || !acts)
+		goto out;
+	for (uint32_t i = 0; i < n_info; i++) {
+		snprintf(local[i].name, sizeof(local[i].name), "%s", info[i].name);
+		local[i].generation = info[i].generation;
+		local[i].running = info[i].running;
+	}
+	in.me = d->nodeid;
+	in.synced = d->synced;
+	in.quorate = d->vq_quorate;
+	in.local = local;
+	in.n_local = n_info;
+	rc = rec_compute(&d->st, &in, acts, cap, &n_acts);
+	if (rc < 0)
+		qb_log(LOG_ERR, "reconcile: %s", strerror(-rc));
+
+	for (uint32_t i = 0; i < n_acts; i++) {
+		const struct rec_action *a = &acts[i];
+		const struct xh_domain *dom = xh_state_domain(&d->st, a->name);
+		uint8_t st = dom ? dom->state : 0;
+
+		switch (a->type) {
+		case REC_START:
+			do_start(d, a);
+			break;
+		case REC_SHUTDOWN:
+			if (mark_fresh(d->reported, a->name, 0x80 | REC_SHUTDOWN, a->generation, st, now))
+				break;
+			mark_set(d->reported, a->name, 0x80 | REC_SHUTDOWN, a->generation, st, now);
+			qb_log(LOG_INFO, "domain %s: shutting down (%s)", a->name, a->why);
+			rc = d->hv->shutdown(d->hvh, a->name, d->cfg.stop_timeout_ms);
+			if (rc < 0 && rc != -ENOENT)
+				qb_log(LOG_ERR, "domain %s: shutdown failed: %s", a->name, strerror(-rc));
+			break;
+		case REC_DESTROY:
+			qb_log(LOG_WARNING, "domain %s: destroying a copy on this host: %s",
+			       a->name, a->why);
+			rc = d->hv->destroy(d->hvh, a->name);
+			if (rc < 0 && rc != -ENOENT)
+				qb_log(LOG_CRIT, "domain %s: destroy failed: %s", a->name, strerror(-rc));
+			break;
+		case REC_REPORT_STARTED:
+		case REC_REPORT_EXITED:
+		case REC_REPORT_STOPPED: {
+			uint8_t type = a->type == REC_REPORT_STARTED ? XH_CMD_STARTED :
+				       a->type == REC_REPORT_EXITED ? XH_CMD_EXITED : XH_CMD_STOPPED;
+
+			if (mark_fresh(d->reported, a->name, type, a->generation, st, now))
+				break;
+			mark_set(d->reported, a->name, type, a->generation, st, now);
+			qb_log(LOG_INFO, "domain %s: reporting %s (%s)", a->name,
+			       xh_cmd_type_str(type), a->why);
+			send_report(d, type, a->name, a->generation,
+				    type == XH_CMD_EXITED, a->why);
+			break;
+		}
+		case REC_UNKNOWN:
+			if (mark_fresh(d->reported, a->name, 0x80 | REC_UNKNOWN, 0, 0, now))
+				break;
+			mark_set(d->reported, a->name, 0x80 | REC_UNKNOWN, 0, 0, now);
+			qb_log(LOG_WARNING, "domain %s: %s; leaving it alone", a->name, a->why);
+			break;
+		default:
+			break;
+		}
+	}
+out:
+	free(info);
+	free(local);
+	free(acts);
+}
+
+/* ---- coordinator ---- */
+
+static void run_coordinator(struct xd *d, uint64_t now)
+{
+	struct sched_plan plan;
+	struct sched_input in;
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	in.now_ms = now;
+	sched_plan_init(&plan);
+	rc = sched_compute(&d->st, &in, &plan);
+	if (rc < 0) {
+		qb_log(LOG_ERR, "scheduler failed: %s", strerror(-rc));
+		goto out;
+	}
+	for (uint32_t i = 0; i < plan.n; i++) {
+		const struct sched_action *a = &plan.actions[i];
+		const struct xh_domain *dom = &d->st.domains[a->domain];
+		struct xh_cmd c;
+
+		if (mark_fresh(d->proposed, dom->name, a->type, a->generation, dom->state, now))
+			continue;
+		mark_set(d->proposed, dom->name, a->type, a->generation, dom->state, now);
+		memset(&c, 0, sizeof(c));
+		c.type = a->type == SCHED_PLACE ? XH_CMD_PLACE : XH_CMD_STOP;
+		snprintf(c.u.place.name, sizeof(c.u.place.name), "%s", dom->name);
+		c.u.place.nodeid = a->nodeid;
+		c.u.place.generation = a->generation;
+		xd_send_cmd(d, &c, 0);
+	}
+	for (uint32_t i = 0; i < plan.n_unplaced; i++) {
+		const struct xh_domain *dom = &d->st.domains[plan.unplaced[i].domain];
+
+		if (mark_fresh(d->proposed, dom->name, 0xff, dom->generation, dom->state, now))
+			continue;
+		mark_set(d->proposed, dom->name, 0xff, dom->generation, dom->state, now);
+		qb_log(LOG_WARNING, "domain %s: cannot be placed: %s", dom->name, plan.unplaced[i].why);
+	}
+out:
+	sched_plan_free(&plan);
+}
+
+static void work(void *arg)
+{
+	struct xd *d = arg;
+	uint64_t now = xd_now_ms();
+
+	d->work_queued = false;
+	if (d->stopping || !d->synced)
+		return;
+	run_executor(d, now);
+	if (xd_is_coordinator(d))
+		run_coordinator(d, now);
+}
+
+void xd_kick(struct xd *d)
+{
+	if (d->work_queued || !d->loop)
+		return;
+	if (qb_loop_job_add(d->loop, QB_LOOP_LOW, d, work) == 0)
+		d->work_queued = true;
+}
+
+static void tick(void *arg)
+{
+	struct xd *d = arg;
+
+	xd_kick(d);
+	qb_loop_timer_add(d->loop, QB_LOOP_LOW, 1000 * QB_TIME_NS_IN_MSEC, d, tick, &d->tick_timer);
+}
+
+int xd_exec_init(struct xd *d)
+{
+	int rc, fd;
+
+	d->hv = hv_find(d->cfg.hypervisor);
+	if (!d->hv) {
+		qb_log(LOG_ERR, "unknown hypervisor driver=%s", d->cfg.hypervisor);
+		return -ENOENT;
+	}
+	rc = d->hv->open(&d->cfg, hv_end, d, &d->hvh);
+	if (rc < 0) {
+		qb_log(LOG_ERR, "cannot open hypervisor driver=%s: %s", d->hv->name, strerror(-rc));
+		return rc;
+	}
+	if (strcmp(d->hv->name, "sim") == 0)
+		qb_log(LOG_WARNING, "hypervisor driver=sim: domains are simulated processes "
+		       "(tests and demo only)");
+	fd = d->hv->get_fd(d->hvh);
+	if (fd >= 0)
+		qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, hv_fd_cb);
+	d->reported = marks_new();
+	d->proposed = marks_new();
+	qb_loop_timer_add(d->loop, QB_LOOP_LOW, 1000 * QB_TIME_NS_IN_MSEC, d, tick, &d->tick_timer);
+	return 0;
+}
+
+void xd_exec_fini(struct xd *d)
+{
+	if (d->hvh) {
+		int fd = d->hv->get_fd(d->hvh);
+
+		if (fd >= 0 && d->loop)
+			qb_loop_poll_del(d->loop, fd);
+		d->hv->close(d->hvh);
+		d->hvh = NULL;
+	}
+	marks_free(d->reported);
+	marks_free(d->proposed);
+	d->reported = d->proposed = NULL;
+}

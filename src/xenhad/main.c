@@ -1,0 +1,208 @@
+/*
+ * xenhad - the xenha cluster manager daemon.  Wiring only: options, the
+ * configuration test, logging, the libqb loop, signals, and the order in
+ * which the parts start and stop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <qb/qblog.h>
+
+#include "config.h"
+#include "xenhad.h"
+
+#define DEFAULT_CONF SYSCONFDIR "/xenha/xenha.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xenhad [-f] [-d] [-n] [-c FILE] [-l LOGFILE]\n"
+		"\n"
+		"The xenha cluster manager: replicated state over corosync, scheduler,\n"
+		"local executor and domain monitor, IPC for hactl.\n"
+		"\n"
+		"  -c FILE     configuration file (default " DEFAULT_CONF ")\n"
+		"  -n          check the configuration and exit (0 valid, 1 invalid)\n"
+		"  -f          stay in the foreground and log to stderr too\n"
+		"  -d          debug logging\n"
+		"  -l LOGFILE  also log to LOGFILE\n"
+		"  -h          this help\n"
+		"  -V          print the version\n"
+		"\n"
+		"Signals: SIGTERM or SIGINT: save the state, leave the cluster and exit;\n"
+		"domains keep running.\n");
+}
+
+static int read_file(const char *path, char **out)
+{
+	struct stat sb;
+	char *buf;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0 || sb.st_size > 1024 * 1024) {
+		close(fd);
+		return -EFBIG;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static int load_config(const char *path, struct xh_config *cfg, bool must_exist)
+{
+	char *text = NULL, err[512];
+	int rc;
+
+	cfg_defaults(cfg, LIBEXECDIR);
+	rc = read_file(path, &text);
+	if (rc == -ENOENT && !must_exist)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "xenhad: cannot read %s: %s\n", path, strerror(-rc));
+		return rc;
+	}
+	rc = cfg_parse(text, path, cfg, err, sizeof(err));
+	free(text);
+	if (rc < 0)
+		fprintf(stderr, "xenhad: %s\n", err);
+	return rc;
+}
+
+static int32_t on_signal(int32_t sig, void *arg)
+{
+	struct xd *d = arg;
+
+	qb_log(LOG_NOTICE, "signal=%d: leaving the cluster (domains keep running)", sig);
+	d->stopping = true;
+	qb_loop_stop(d->loop);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct xd d;
+	const char *logfile = NULL;
+	bool foreground = false, debug = false, check = false, explicit_conf = false;
+	qb_loop_signal_handle sh;
+	int opt, rc, exit_code = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.cfg_path = DEFAULT_CONF;
+	while ((opt = getopt(argc, argv, "c:nfdl:hV")) != -1) {
+		switch (opt) {
+		case 'c':
+			d.cfg_path = optarg;
+			explicit_conf = true;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'l':
+			logfile = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("xenhad %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (load_config(d.cfg_path, &d.cfg, explicit_conf || check) < 0)
+		return 1;
+	if (check) {
+		if (!hv_find(d.cfg.hypervisor)) {
+			fprintf(stderr, "xenhad: %s: hypervisor '%s' is not built in\n",
+				d.cfg_path, d.cfg.hypervisor);
+			return 1;
+		}
+		printf("xenhad: configuration %s OK\n", d.cfg_path);
+		return 0;
+	}
+	if (!foreground && daemon(0, 0) < 0) {
+		perror("xenhad: daemon");
+		return 1;
+	}
+	if (xd_log_init(&d.cfg, foreground, debug, logfile) < 0)
+		return 1;
+	qb_log(LOG_NOTICE, "xenhad %s starting config=%s", PACKAGE_VERSION, d.cfg_path);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.loop = qb_loop_create();
+	if (!d.loop) {
+		qb_log(LOG_CRIT, "cannot create main loop");
+		goto out;
+	}
+	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGTERM, &d, on_signal, &sh);
+	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGINT, &d, on_signal, &sh);
+
+	rc = xd_persist_load(&d);
+	if (rc < 0)
+		goto out;
+	rc = xd_exec_init(&d);
+	if (rc < 0)
+		goto out_state;
+	rc = xd_cluster_init(&d);
+	if (rc < 0)
+		goto out_exec;
+	rc = xd_ipc_init(&d);
+	if (rc < 0)
+		goto out_cluster;
+
+	qb_loop_run(d.loop);
+	exit_code = d.stopping ? 0 : 1;
+
+	xd_ipc_fini(&d);
+out_cluster:
+	xd_cluster_fini(&d);
+out_exec:
+	xd_exec_fini(&d);
+	if (d.st.domains || d.st.events)
+		xd_persist_save(&d);
+out_state:
+	xh_state_free(&d.st);
+out:
+	if (d.loop)
+		qb_loop_destroy(d.loop);
+	qb_log(LOG_NOTICE, "xenhad exiting code=%d", exit_code);
+	xd_log_fini();
+	return exit_code;
+}
