@@ -1,1 +1,107 @@
 #!/bin/bash
+# dev.sh - the two set-up commands of the README, for a fresh Debian 12 machine (run as root):
+#
+#   ./dev.sh demo        install what is missing, build, start a 3-host demo cluster
+#                        (network namespaces, real corosync, sim hypervisor, HA domains)
+#                        and show `hactl status` from inside it
+#   ./dev.sh test        install what is missing, build, run the whole test suite
+#
+# and helpers:
+#   ./dev.sh demo-stop   stop the demo cluster (every process by its recorded PID)
+#   ./dev.sh demo-hactl I ARGS...   run hactl inside demo host I (1..3)
+#   ./dev.sh deps        only install the Debian packages
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=${XENHA_BUILD_DIR:-$TOP/build/default}
+ASAN_BUILD=${XENHA_ASAN_BUILD_DIR:-$TOP/build/asan}
+LOGDIR=${XENHA_TEST_LOGS:-$TOP/build/test-logs}
+
+PKGS="build-essential autoconf automake pkg-config libqb-dev libcpg-dev libvotequorum-dev
+libcmap-dev libquorum-dev libcmocka-dev libjson-c-dev libinih-dev zlib1g-dev corosync
+iproute2 util-linux jq procps passwd"
+
+die() { echo "dev.sh: $*" >&2; exit 1; }
+
+deps() {
+	[ "$(id -u)" = 0 ] || die "run as root (it installs packages and creates network namespaces)"
+	local missing=""
+	for p in $PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		echo "dev.sh: installing:$missing"
+		apt-get update -qq
+		# corosync's package would start a corosync in the root namespace; we never use
+		# that one (policy-rc.d keeps it from starting)
+		local prc=/usr/sbin/policy-rc.d created=0
+		if [ ! -e $prc ]; then printf '#!/bin/sh\nexit 101\n' > $prc; chmod +x $prc; created=1; fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+		[ $created = 1 ] && rm -f $prc
+	fi
+	getent group haclient >/dev/null || groupadd --system haclient
+}
+
+build() { # $1 = dir, rest = configure args
+	local dir=$1; shift
+	( cd "$TOP" && { [ -x configure ] && [ configure -nt configure.ac ]; } || autoreconf -fi >/dev/null )
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ]; then
+		( cd "$dir" && "$TOP/configure" -q "$@" )
+	fi
+	make -C "$dir" -j"$(nproc)" -s
+}
+
+demo() {
+	deps
+	build "$BUILD" --enable-fatal-warnings
+	XENHA_BUILD=$BUILD "$TOP/tests/cluster/demo.sh" up
+}
+
+demo_stop() {
+	XENHA_BUILD=$BUILD "$TOP/tests/cluster/demo.sh" down
+}
+
+demo_hactl() {
+	XENHA_BUILD=$BUILD "$TOP/tests/cluster/demo.sh" hactl "$@"
+}
+
+run_tests() {
+	deps
+	rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
+	local fail=0
+	echo "== build (warnings fatal) =="
+	build "$BUILD" --enable-fatal-warnings || fail=1
+	echo "== unit tests =="
+	make -C "$BUILD" -s check >"$LOGDIR/unit.out" 2>&1 || fail=1
+	cp "$BUILD"/tests/unit/*.log "$LOGDIR/" 2>/dev/null || true
+	mkdir -p "$LOGDIR/unit" && cp "$BUILD"/tests/unit/*.log "$LOGDIR/unit/" 2>/dev/null || true
+	tail -n 15 "$LOGDIR/unit.out"
+	echo "== unit tests under ASan+UBSan =="
+	build "$ASAN_BUILD" --enable-sanitizers || fail=1
+	make -C "$ASAN_BUILD" -s check >"$LOGDIR/asan.out" 2>&1 || fail=1
+	mkdir -p "$LOGDIR/asan" && cp "$ASAN_BUILD"/tests/unit/*.log "$LOGDIR/asan/" 2>/dev/null || true
+	tail -n 15 "$LOGDIR/asan.out"
+	echo "== cluster tests (real corosync in network namespaces) =="
+	XENHA_BUILD=$BUILD "$TOP/tests/cluster/run.sh" 2>&1 | tee "$LOGDIR/cluster.out" || fail=1
+	echo "== make distcheck =="
+	if make -C "$BUILD" -s distcheck >"$LOGDIR/distcheck.out" 2>&1; then
+		echo "distcheck: 1 passed, 0 failed" | tee -a "$LOGDIR/distcheck.out"
+	else
+		tail -n 30 "$LOGDIR/distcheck.out"; fail=1
+		echo "distcheck: 0 passed, 1 failed" | tee -a "$LOGDIR/distcheck.out"
+	fi
+	"$TOP/tests/summary.sh" "$LOGDIR" || fail=1
+	return $fail
+}
+
+cmd=${1:-}
+shift || true
+case $cmd in
+deps) deps ;;
+demo) demo ;;
+demo-stop) demo_stop ;;
+demo-hactl) demo_hactl "$@" ;;
+test) run_tests ;;
+*) sed -n '2,14p' "$0"; exit 2 ;;
+esac

@@ -165,7 +165,7 @@ static int build_write(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_r
 		cmd->u.fence.nodeid = id;
 		memset(&st, 0, sizeof(st));
 		qb_ipcs_connection_stats_get(c, &st, QB_FALSE);
-		snprintf(cmd->u.fence.by, sizeof(cmd->u.fence.by), "operator pid %d on %s",
+		snprintf(cmd->u.fence.by, sizeof(cmd->u.fence.by), "operator pid %d on %.40s",
 			 (int)st.client_pid, d->name);
 		return 0;
 	}
