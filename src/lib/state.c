@@ -1126,7 +1126,7 @@ static int lookup_placed(struct apply_ctx *a, struct xh_domain **out)
 	rc = lookup_domain(a, p->name, &d);
 	if (rc < 0)
 		return rc;
-	if (d->owner != p->nodeid || d->generation != p->generation) {
+	if (d->owner == 0 || d->owner != p->nodeid || d->generation != p->generation) {
 		say(a->why, a->whylen, "stale report for domain %s from %s generation %"
 		    PRIu64 " (now %s on %s generation %" PRIu64 ")", d->name,
 		    host_name(a->s, p->nodeid), p->generation,
