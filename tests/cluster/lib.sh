@@ -1,0 +1,873 @@
+# tests/cluster/lib.sh - the xenha namespace cluster harness (bash library).
+#
+# Sourced by the cluster tests (tests/cluster/t_*.sh) and by the
+# tests/cluster/xcluster command.  It runs N "hosts" on this machine, each
+# a network namespace with its own corosync, xenhad and sim domains, and
+# tears all of it down again.  See docs/testing.md.
+#
+# How a host is isolated (host I, namespace $XH_PREFIX-hI):
+#   network   eth0 = $XH_NET.(10+I)/24, the veth peer pI sits on bridge br0
+#             in the switch namespace $XH_PREFIX-sw; nothing is created in
+#             the root network namespace.  Abstract unix sockets (libqb IPC
+#             of corosync and xenhad) are per network namespace.
+#   mounts    every command for host I runs under `ip netns exec`, which
+#             gives it a private mount namespace; inside it we bind
+#               $XH_DIR/hI/run      over /run            (corosync.pid, sim pid files)
+#               $XH_DIR/shm/hI      over /dev/shm        (libqb rings; a tmpfs)
+#               $XH_DIR/hI/corosync over /var/lib/corosync
+#               $XH_DIR/hI/log      over /var/log/corosync and /var/log/xenha
+#               $XH_DIR/hI/xenha    over /var/lib/xenha  (persisted state)
+#             The binds never leak into the root namespace and vanish with
+#             the last process that uses them.  Processes a host's xenhad
+#             starts (sim domains) inherit its namespaces.
+#   shared    $XH_DIR/images is the "SAN": every host's sim domains write
+#             their image files there, and the oracle reads them.
+#
+# Every process we start is recorded by PID and stopped by that PID after
+# checking /proc/PID/cmdline; `xh_down` then kills whatever is still in one
+# of OUR namespaces, deletes them, unmounts and removes $XH_DIR.  Nothing is
+# ever killed by name.  Every wait loop is bounded in count and in time.
+#
+# Environment (all optional):
+#   XH_PREFIX   namespace/cluster prefix (default xht; the demo uses xhdemo)
+#   XH_DIR      state directory (default /var/tmp/xenha-cluster/$XH_PREFIX)
+#   XH_NET      first three octets (default 198.18.1; 198.18.2 for xhdemo)
+#   XENHA_BUILD build tree (default: $PWD if it holds src/hactl/hactl, else /work/main)
+#   XH_TOKEN    corosync token ms (1000; token_coefficient is always 0)
+#   XH_NO_XENHAD=1  corosync only (harness self-test, corosync experiments)
+#   XH_KEEP=1   xh_down keeps $XH_DIR (logs, images) until the next xh_up
+#   XH_LOGSAVE  where a failing case copies its logs (default
+#               /var/tmp/xenha-cluster/failed/$XH_PREFIX/CASE)
+#   XH_SIM_MEMORY_MB (4096) XH_MEM_RESERVED_MB (512) XH_DOM_OVERHEAD_MB (8)
+#
+# Prerequisites (Debian packages): iproute2 corosync jq util-linux
+# (setpriv, mountpoint, setsid) coreutils (timeout); run as root.
+
+export LC_ALL=C
+
+XH_PREFIX=${XH_PREFIX:-xht}
+XH_DIR=${XH_DIR:-/var/tmp/xenha-cluster/$XH_PREFIX}
+if [ -z "${XH_NET:-}" ]; then
+	case $XH_PREFIX in
+	xhdemo) XH_NET=198.18.2 ;;
+	*) XH_NET=198.18.1 ;;
+	esac
+fi
+XH_TOKEN=${XH_TOKEN:-1000}
+XH_NO_XENHAD=${XH_NO_XENHAD:-0}
+XH_KEEP=${XH_KEEP:-0}
+XH_SIM_MEMORY_MB=${XH_SIM_MEMORY_MB:-4096}
+XH_MEM_RESERVED_MB=${XH_MEM_RESERVED_MB:-512}
+XH_DOM_OVERHEAD_MB=${XH_DOM_OVERHEAD_MB:-8}
+XH_HACTL_TIMEOUT=${XH_HACTL_TIMEOUT:-30}
+if [ -z "${XENHA_BUILD:-}" ]; then
+	if [ -x "$PWD/src/hactl/hactl" ] || [ -x "$PWD/src/xenhad/xenhad" ]; then
+		XENHA_BUILD=$PWD
+	else
+		XENHA_BUILD=/work/main
+	fi
+fi
+XH_XENHAD=$XENHA_BUILD/src/xenhad/xenhad
+XH_HACTL=$XENHA_BUILD/src/hactl/hactl
+XH_SIMDOM=$XENHA_BUILD/src/sim/xenha-simdom
+XH_ORACLE=$XENHA_BUILD/src/tools/xenha-oracle
+XH_SW=$XH_PREFIX-sw
+
+# ---------------------------------------------------------------- basics
+
+xh_log() { # MSG... - progress line with the time since the case began
+	local now=${EPOCHREALTIME/[.,]/}
+	printf '[%6.1fs] %s\n' "$(( (now - ${XH_T0_US:-$now}) / 100000 ))e-1" "$*"
+}
+
+xh_err() { echo "xcluster: $*" >&2; }
+
+_xh_ns() { echo "$XH_PREFIX-h$1"; }
+
+_xh_nhosts() { cat "$XH_DIR/nhosts" 2>/dev/null || echo 0; }
+
+_xh_hosts() { seq 1 "$(_xh_nhosts)"; }
+
+_xh_checkdir() {
+	case $XH_DIR in
+	/*/*) ;;
+	*) xh_err "refusing XH_DIR='$XH_DIR' (must be an absolute path at least 2 levels deep)"; return 1 ;;
+	esac
+	case $XH_DIR in
+	*[[:space:]]* | */../* | */..) xh_err "refusing XH_DIR='$XH_DIR'"; return 1 ;;
+	esac
+	case $XH_PREFIX in
+	"" | *[!a-z0-9]*) xh_err "XH_PREFIX must be lower-case letters and digits"; return 1 ;;
+	esac
+	[ "${#XH_PREFIX}" -le 8 ] || { xh_err "XH_PREFIX too long (max 8)"; return 1; }
+}
+
+_xh_host_ok() { # I
+	case $1 in '' | *[!0-9]*) xh_err "bad host number '$1'"; return 1 ;; esac
+	[ -d "$XH_DIR/h$1" ] || { xh_err "no host h$1 (is the cluster up?)"; return 1; }
+}
+
+# seconds (may be fractional) -> microseconds
+_xh_us() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000000 }'; }
+
+# microseconds -> seconds with 3 decimals
+_xh_fmt_us() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000000 }'; }
+
+# true while $1 is a live (non-zombie) process
+_xh_alive() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+_xh_cmdline() { tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null; }
+
+# true if PID $1 is alive and its command line contains $2 (PID reuse guard)
+_xh_ours() { _xh_alive "$1" && _xh_cmdline "$1" | grep -qF -- "$2"; }
+
+_xh_wait_gone() { # PID [tenths of a second, default 100]
+	local n
+	for n in $(seq "${2:-100}"); do
+		_xh_alive "$1" || return 0
+		sleep 0.1
+	done
+	! _xh_alive "$1"
+}
+
+# --------------------------------------------------------- prerequisites
+
+xh_prereq() {
+	local c missing=""
+	[ "$(id -u)" = 0 ] || { xh_err "must run as root (namespaces, mounts)"; return 1; }
+	for c in ip corosync corosync-quorumtool jq setpriv setsid mountpoint timeout awk; do
+		command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+	done
+	if [ -n "$missing" ]; then
+		xh_err "missing commands:$missing (Debian: apt-get install iproute2 corosync jq util-linux coreutils gawk)"
+		return 1
+	fi
+	if [ "$XH_NO_XENHAD" != 1 ]; then
+		for c in "$XH_XENHAD" "$XH_HACTL" "$XH_SIMDOM" "$XH_ORACLE"; do
+			[ -x "$c" ] || missing="$missing $c"
+		done
+		if [ -n "$missing" ]; then
+			xh_err "missing binaries:$missing (set XENHA_BUILD to a build tree; now $XENHA_BUILD)"
+			return 1
+		fi
+	fi
+	# hactl's permission check needs the group; xenhad accepts root and haclient
+	getent group haclient >/dev/null || groupadd --system haclient || return 1
+	# mount points for the per-host binds (empty directories in the root fs)
+	mkdir -p /var/lib/corosync /var/log/corosync /var/lib/xenha /var/log/xenha || return 1
+}
+
+# --------------------------------------------------------------- configs
+
+_xh_gen_corosync() { # N
+	local n=$1 i
+	{
+		echo "# generated by tests/cluster/lib.sh"
+		echo "totem {"
+		echo "  version: 2"
+		echo "  cluster_name: $XH_PREFIX"
+		echo "  transport: knet"
+		echo "  token: $XH_TOKEN"
+		echo "  token_coefficient: 0"
+		echo "  crypto_cipher: none"
+		echo "  crypto_hash: none"
+		echo "}"
+		echo "nodelist {"
+		for i in $(seq 1 "$n"); do
+			echo "  node {"
+			echo "    nodeid: $i"
+			echo "    name: h$i"
+			echo "    ring0_addr: $XH_NET.$((10 + i))"
+			echo "  }"
+		done
+		echo "}"
+		echo "quorum {"
+		echo "  provider: corosync_votequorum"
+		echo "}"
+		echo "logging {"
+		echo "  to_stderr: no"
+		echo "  to_syslog: no"
+		echo "  to_logfile: yes"
+		echo "  logfile: /var/log/corosync/corosync.log"
+		echo "  timestamp: hires"
+		echo "  debug: off"
+		echo "}"
+		echo "system {"
+		echo "  state_dir: /var/lib/corosync"
+		echo "  sched_rr: yes"
+		echo "}"
+	} > "$XH_DIR/corosync.conf"
+}
+
+_xh_gen_xenha_conf() { # I
+	cat > "$XH_DIR/h$1/xenha.conf" <<-EOF
+	# generated by tests/cluster/lib.sh for host h$1
+	[node]
+	hypervisor = sim
+	state_dir = /var/lib/xenha
+	mem_reserved_mb = $XH_MEM_RESERVED_MB
+	dom_overhead_mb = $XH_DOM_OVERHEAD_MB
+
+	[sim]
+	image_dir = $XH_DIR/images
+	run_dir = /run/xenha/sim
+	simdom = $XH_SIMDOM
+	memory_mb = $XH_SIM_MEMORY_MB
+	hold_max_mb = 2
+	record_ms = 50
+
+	[log]
+	syslog = no
+	file = /var/log/xenha/xenhad.log
+	debug = yes
+	EOF
+}
+
+# ------------------------------------------------------------------ net
+
+# Create namespaces, bridge, directories and configs for N hosts.
+xh_net_up() { # N
+	local n=$1 i h ns
+	case $n in '' | *[!0-9]*) xh_err "usage: net N"; return 2 ;; esac
+	[ "$n" -ge 1 ] && [ "$n" -le 32 ] || { xh_err "N must be 1..32"; return 2; }
+	_xh_checkdir || return 1
+	if [ -e "/run/netns/$XH_SW" ] || [ -d "$XH_DIR/h1" ]; then
+		xh_err "cluster $XH_PREFIX exists - run down first"
+		return 1
+	fi
+	# leftovers of an XH_KEEP=1 run
+	mountpoint -q "$XH_DIR/shm" && umount "$XH_DIR/shm"
+	rm -rf --one-file-system "$XH_DIR"
+	mkdir -p "$XH_DIR/shm" "$XH_DIR/images" || return 1
+	mount -t tmpfs -o size=512m,mode=1777 "$XH_PREFIX-shm" "$XH_DIR/shm" || return 1
+	echo "$n" > "$XH_DIR/nhosts"
+	_xh_gen_corosync "$n"
+	ip netns add "$XH_SW" || return 1
+	ip -n "$XH_SW" link set lo up
+	ip -n "$XH_SW" link add br0 type bridge stp_state 0 forward_delay 0 || return 1
+	ip -n "$XH_SW" link set br0 up
+	for i in $(seq 1 "$n"); do
+		h=$XH_DIR/h$i
+		ns=$(_xh_ns "$i")
+		mkdir -p "$h/run" "$h/corosync" "$h/xenha" "$h/log" "$XH_DIR/shm/h$i" || return 1
+		chmod 1777 "$XH_DIR/shm/h$i"
+		[ "$XH_NO_XENHAD" = 1 ] || _xh_gen_xenha_conf "$i"
+		ip netns add "$ns" || return 1
+		ip -n "$XH_SW" link add "p$i" type veth peer name eth0 netns "$ns" || return 1
+		ip -n "$XH_SW" link set "p$i" master br0 up
+		ip -n "$ns" link set lo up
+		ip -n "$ns" addr add "$XH_NET.$((10 + i))/24" dev eth0
+		ip -n "$ns" link set eth0 up
+	done
+}
+
+# Isolate host I: its switch port leaves the bridge (a silent black hole,
+# the host keeps its carrier and sees nothing).
+xh_cut() { # I
+	_xh_host_ok "$1" || return 1
+	ip -n "$XH_SW" link set "p$1" nomaster
+}
+
+xh_heal() { # I
+	_xh_host_ok "$1" || return 1
+	ip -n "$XH_SW" link set "p$1" master br0 up &&
+	ip -n "$(_xh_ns "$1")" link set eth0 up
+}
+
+# Partition: each argument is a list of hosts; list k goes to bridge brk
+# (hosts not named stay where they are).  xh_part "1 2" "3"
+xh_part() {
+	local g=0 grp i
+	[ $# -ge 2 ] || { xh_err "usage: part \"1 2\" \"3\" ..."; return 2; }
+	for grp in "$@"; do
+		if ! ip -n "$XH_SW" link show "br$g" >/dev/null 2>&1; then
+			ip -n "$XH_SW" link add "br$g" type bridge stp_state 0 forward_delay 0 &&
+			ip -n "$XH_SW" link set "br$g" up || return 1
+		fi
+		for i in $grp; do
+			_xh_host_ok "$i" || return 1
+			ip -n "$XH_SW" link set "p$i" master "br$g" up || return 1
+		done
+		g=$((g + 1))
+	done
+}
+
+xh_unpart() {
+	local i
+	for i in $(_xh_hosts); do
+		ip -n "$XH_SW" link set "p$i" master br0 up || return 1
+	done
+}
+
+# -------------------------------------------------------- run in a host
+
+# The command prefix that runs something inside host I: its network
+# namespace, then (in the private mount namespace `ip netns exec` makes)
+# the per-host bind mounts; sets the array XH_HOSTCMD.  Append CMD ARGS.
+# ip, sh and CMD all exec(), so the PID of the prefix is CMD's PID.
+_xh_hostcmd() { # I
+	XH_HOSTCMD=(ip netns exec "$(_xh_ns "$1")" /bin/sh -c '
+		h=$1; s=$2; shift 2
+		mount --bind "$h/run" /run &&
+		mount --bind "$s" /dev/shm &&
+		mount --bind "$h/corosync" /var/lib/corosync &&
+		mount --bind "$h/log" /var/log/corosync &&
+		mount --bind "$h/xenha" /var/lib/xenha &&
+		mount --bind "$h/log" /var/log/xenha || exit 111
+		exec "$@"' xh-host "$XH_DIR/h$1" "$XH_DIR/shm/h$1")
+}
+
+# Run CMD inside host I; returns CMD's status (111 if the mounts failed).
+# stdin/stdout/stderr are the caller's.
+xh_exec() { # I CMD...
+	_xh_host_ok "$1" || return 1
+	_xh_hostcmd "$1"
+	shift
+	"${XH_HOSTCMD[@]}" "$@"
+}
+
+# Like xh_exec but replaces the calling (sub)shell: `( _xh_exec_replace I CMD ) &`
+# leaves $! = the PID of CMD itself.
+_xh_exec_replace() { # I CMD...
+	_xh_hostcmd "$1"
+	shift
+	exec "${XH_HOSTCMD[@]}" "$@"
+}
+
+# Start CMD in the background inside host I, output appended to OUTFILE;
+# prints its PID (the PID of CMD itself).  The caller must stop it by PID
+# (xh_down kills whatever is left in our namespaces anyway).
+xh_spawn() { # I OUTFILE CMD...
+	_xh_host_ok "$1" || return 1
+	local i=$1 out=$2
+	shift 2
+	( _xh_exec_replace "$i" "$@" ) </dev/null >>"$out" 2>&1 &
+	disown $! 2>/dev/null
+	echo $!
+}
+
+# ------------------------------------------------------------- corosync
+
+xh_start_corosync() { # I
+	_xh_host_ok "$1" || return 1
+	local i=$1 h=$XH_DIR/h$1 pid
+	if [ -s "$h/corosync.xhpid" ] && _xh_ours "$(cat "$h/corosync.xhpid")" "$XH_DIR/corosync.conf"; then
+		xh_err "corosync on h$i already running"
+		return 1
+	fi
+	rm -f "$h/run/corosync.pid"
+	( _xh_exec_replace "$i" /usr/sbin/corosync -f -c "$XH_DIR/corosync.conf" ) \
+		</dev/null >>"$h/log/corosync.stdout" 2>&1 &
+	pid=$!
+	disown "$pid" 2>/dev/null
+	echo "$pid" > "$h/corosync.xhpid"
+}
+
+# Stop a recorded process: signal, wait up to 10 s, then SIGKILL.  Returns 1
+# if it had to be killed after a SIGTERM (the program ignored the request).
+_xh_stop_pidfile() { # PIDFILE MATCH SIG WHAT
+	local pf=$1 match=$2 sig=$3 what=$4 pid rc=0
+	[ -s "$pf" ] || return 0
+	pid=$(cat "$pf")
+	if _xh_ours "$pid" "$match"; then
+		kill -s "$sig" "$pid" 2>/dev/null
+		if ! _xh_wait_gone "$pid" 100; then
+			xh_err "$what pid=$pid still alive 10 s after SIG$sig; killing it"
+			kill -9 "$pid" 2>/dev/null
+			_xh_wait_gone "$pid" 50
+			rc=1
+		fi
+	fi
+	rm -f "$pf"
+	return $rc
+}
+
+xh_stop_corosync() { # I [SIG=TERM]
+	_xh_host_ok "$1" || return 1
+	_xh_stop_pidfile "$XH_DIR/h$1/corosync.xhpid" "$XH_DIR/corosync.conf" "${2:-TERM}" "corosync on h$1"
+}
+
+# --------------------------------------------------------------- xenhad
+
+xh_start_xenhad() { # I
+	_xh_host_ok "$1" || return 1
+	local i=$1 h=$XH_DIR/h$1 pid
+	[ "$XH_NO_XENHAD" != 1 ] || { xh_err "XH_NO_XENHAD=1: not starting xenhad"; return 1; }
+	if [ -s "$h/xenhad.xhpid" ] && _xh_ours "$(cat "$h/xenhad.xhpid")" "$h/xenha.conf"; then
+		xh_err "xenhad on h$i already running"
+		return 1
+	fi
+	if ! xh_exec "$i" "$XH_XENHAD" -n -c "$h/xenha.conf" >>"$h/log/xenhad.stderr" 2>&1; then
+		xh_err "xenhad -n rejects $h/xenha.conf:"
+		tail -n 5 "$h/log/xenhad.stderr" >&2
+		return 1
+	fi
+	( _xh_exec_replace "$i" "$XH_XENHAD" -f -c "$h/xenha.conf" ) \
+		</dev/null >>"$h/log/xenhad.stderr" 2>&1 &
+	pid=$!
+	disown "$pid" 2>/dev/null
+	echo "$pid" > "$h/xenhad.xhpid"
+}
+
+xh_kill_xenhad() { # I [SIG=KILL]
+	_xh_host_ok "$1" || return 1
+	_xh_stop_pidfile "$XH_DIR/h$1/xenhad.xhpid" "$XH_DIR/h$1/xenha.conf" "${2:-KILL}" "xenhad on h$1"
+}
+
+xh_xenhad_pid() { # I - prints the PID if our xenhad runs on host I
+	local pf=$XH_DIR/h$1/xenhad.xhpid pid
+	[ -s "$pf" ] || return 1
+	pid=$(cat "$pf")
+	_xh_ours "$pid" "$XH_DIR/h$1/xenha.conf" && echo "$pid"
+}
+
+# ---------------------------------------------------------------- hactl
+
+# hactl on host I; stdin is /dev/null, bounded by XH_HACTL_TIMEOUT s
+# (exit 124 when it had to be stopped).
+xh_hactl() { # I ARGS...
+	_xh_host_ok "$1" || return 1
+	_xh_hostcmd "$1"
+	shift
+	timeout -k 2 "$XH_HACTL_TIMEOUT" "${XH_HOSTCMD[@]}" "$XH_HACTL" "$@" </dev/null
+}
+
+# ---------------------------------------------------------- power, host
+
+# Power off host I: its switch port goes down (no carrier, nothing more
+# leaves it), then every process in its network namespace is killed with
+# SIGKILL: corosync, xenhad and its sim domains die at once.
+xh_poweroff() { # I
+	_xh_host_ok "$1" || return 1
+	local i=$1 ns pids pid
+	ns=$(_xh_ns "$i")
+	ip -n "$XH_SW" link set "p$i" down
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[ -n "$pids" ] || break
+		for pid in $pids; do kill -9 "$pid" 2>/dev/null; done
+		for pid in $pids; do _xh_wait_gone "$pid" 50; done
+	done
+	rm -f "$XH_DIR/h$i/corosync.xhpid" "$XH_DIR/h$i/xenhad.xhpid"
+	if [ -n "$(ip netns pids "$ns" 2>/dev/null)" ]; then
+		xh_err "processes survive in $ns: $(ip netns pids "$ns" | tr '\n' ' ')"
+		return 1
+	fi
+}
+
+# Power host I on again: /run and /dev/shm are volatile (emptied), the disk
+# (/var/lib/xenha, logs) is kept; link up, corosync and xenhad started.
+xh_poweron() { # I
+	_xh_host_ok "$1" || return 1
+	local i=$1
+	[ -z "$(ip netns pids "$(_xh_ns "$i")" 2>/dev/null)" ] || { xh_err "h$i is not powered off"; return 1; }
+	find "$XH_DIR/h$i/run" "$XH_DIR/shm/h$i" -mindepth 1 -delete
+	xh_heal "$i" || return 1
+	xh_start_corosync "$i" || return 1
+	[ "$XH_NO_XENHAD" = 1 ] || xh_start_xenhad "$i"
+}
+
+# --------------------------------------------------------------- waiting
+
+# Poll CMD every 0.1 s until it succeeds or TIMEOUT_S passes.  On success
+# XH_WAITED = seconds waited, XH_WAIT_END_US = time (us) it was seen true.
+xh_wait_until() { # TIMEOUT_S DESC CMD...
+	local tmo_us desc=$2 t0 now n max
+	tmo_us=$(_xh_us "$1")
+	shift 2
+	t0=${EPOCHREALTIME/[.,]/}
+	max=$(( tmo_us / 100000 + 2 ))
+	for ((n = 0; n < max; n++)); do
+		if "$@"; then
+			XH_WAIT_END_US=${EPOCHREALTIME/[.,]/}
+			XH_WAITED=$(_xh_fmt_us $((XH_WAIT_END_US - t0)))
+			return 0
+		fi
+		now=${EPOCHREALTIME/[.,]/}
+		[ $((now - t0)) -lt "$tmo_us" ] || break
+		sleep 0.1
+	done
+	XH_WAITED=$(_xh_fmt_us $((${EPOCHREALTIME/[.,]/} - t0)))
+	xh_err "timeout after ${XH_WAITED}s waiting for: $desc"
+	return 1
+}
+
+# Check CMD every 0.2 s for DURATION_S; fails as soon as it is false.
+xh_hold() { # DURATION_S DESC CMD...
+	local dur_us desc=$2 t0 now n max
+	dur_us=$(_xh_us "$1")
+	shift 2
+	t0=${EPOCHREALTIME/[.,]/}
+	max=$(( dur_us / 200000 + 2 ))
+	for ((n = 0; n < max; n++)); do
+		if ! "$@"; then
+			xh_err "no longer true after $(_xh_fmt_us $((${EPOCHREALTIME/[.,]/} - t0)))s: $desc"
+			return 1
+		fi
+		now=${EPOCHREALTIME/[.,]/}
+		[ $((now - t0)) -lt "$dur_us" ] || return 0
+		sleep 0.2
+	done
+	return 0
+}
+
+# corosync on host I sees N members and is quorate
+xh_corosync_ready() { # I N
+	local out
+	out=$(xh_exec "$1" corosync-quorumtool -s 2>/dev/null)
+	echo "$out" | grep -Eq "^Nodes: +$2\$" && echo "$out" | grep -Eq '^Quorate: +Yes'
+}
+
+# xenhad on host I: N members, quorate, state synced
+xh_xenhad_ready() { # I N
+	xh_hactl "$1" --json status 2>/dev/null | jq -e --argjson n "$2" '
+		(.cluster.members | if type == "array" then length else . end) == $n
+		and .cluster.quorate == true and .local.quorate == true
+		and .local.synced == true' >/dev/null 2>&1
+}
+
+_xh_all_ready() { # N
+	local i
+	for i in $(_xh_hosts); do
+		[ -z "$(ip netns pids "$(_xh_ns "$i")" 2>/dev/null)" ] && continue # powered off
+		if [ "$XH_NO_XENHAD" = 1 ]; then
+			xh_corosync_ready "$i" "$1" || return 1
+		else
+			xh_xenhad_ready "$i" "$1" || return 1
+		fi
+	done
+}
+
+# Wait until every running host sees N members (quorate; xenhad: synced).
+xh_wait_up() { # N [TIMEOUT_S=60]
+	xh_wait_until "${2:-60}" "$1 members, quorate, synced on every host" _xh_all_ready "$1"
+}
+
+# ------------------------------------------------------------------- up
+
+xh_up() { # N
+	local n=$1 i t0
+	xh_prereq || return 1
+	t0=${EPOCHREALTIME/[.,]/}
+	xh_net_up "$n" || { xh_down; return 1; }
+	for i in $(seq 1 "$n"); do xh_start_corosync "$i" || return 1; done
+	# corosync first: if it cannot form, say so instead of blaming xenhad
+	xh_wait_until 30 "corosync: $n members on every host" _xh_corosync_all "$n" || return 1
+	if [ "$XH_NO_XENHAD" != 1 ]; then
+		for i in $(seq 1 "$n"); do xh_start_xenhad "$i" || return 1; done
+		xh_wait_up "$n" 60 || return 1
+	fi
+	echo "cluster $XH_PREFIX: $n hosts up in $(_xh_fmt_us $((${EPOCHREALTIME/[.,]/} - t0)))s ($XH_DIR)"
+}
+
+_xh_corosync_all() { # N
+	local i
+	for i in $(_xh_hosts); do xh_corosync_ready "$i" "$1" || return 1; done
+}
+
+# ----------------------------------------------------------------- down
+
+# Idempotent.  1) the corosyncs and xenhads we recorded, by PID checked
+# against their command line; 2) anything else in one of our namespaces
+# (sim domains, clients); 3) namespaces; 4) the /dev/shm tmpfs; 5) $XH_DIR.
+xh_down() {
+	local pf pid pids="" ns nss
+	_xh_checkdir || return 1
+	for pf in "$XH_DIR"/h*/xenhad.xhpid "$XH_DIR"/h*/corosync.xhpid; do
+		[ -e "$pf" ] || continue
+		pid=$(cat "$pf")
+		case $pf in
+		*xenhad.xhpid) _xh_ours "$pid" "$(dirname "$pf")/xenha.conf" && { kill -9 "$pid"; pids="$pids $pid"; } ;;
+		*) _xh_ours "$pid" "$XH_DIR/corosync.conf" && { kill -9 "$pid"; pids="$pids $pid"; } ;;
+		esac
+		rm -f "$pf"
+	done
+	nss=$(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E "^$XH_PREFIX-(h[0-9]+|sw)\$")
+	for ns in $nss; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -9 "$pid" 2>/dev/null && pids="$pids $pid"
+		done
+	done
+	for pid in $pids; do
+		_xh_wait_gone "$pid" 50 || xh_err "pid $pid did not die"
+	done
+	for ns in $nss; do
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[ -z "$pids" ] || xh_err "processes left in $ns: $pids"
+		ip netns del "$ns" || xh_err "cannot delete netns $ns"
+	done
+	if mountpoint -q "$XH_DIR/shm"; then
+		umount "$XH_DIR/shm" || umount -l "$XH_DIR/shm" || xh_err "cannot unmount $XH_DIR/shm"
+	fi
+	if [ "$XH_KEEP" != 1 ] && [ -d "$XH_DIR" ]; then
+		mountpoint -q "$XH_DIR/shm" || rm -rf --one-file-system "$XH_DIR"
+	fi
+	return 0
+}
+
+# ------------------------------------------------------------ inspection
+
+# Run the split-brain oracle on the shared images; prints its summary
+# (and violations), returns its exit code (0 clean, 1 split brain).
+xh_oracle() {
+	[ -x "$XH_ORACLE" ] || { xh_err "no oracle at $XH_ORACLE"; return 2; }
+	"$XH_ORACLE" "$XH_DIR/images"
+}
+
+# Every live sim domain process in our host namespaces: "I PID NAME" lines.
+# Ground truth: the processes themselves, not the pid files.
+xh_sim_procs() {
+	local i pid name
+	for i in $(_xh_hosts); do
+		for pid in $(ip netns pids "$(_xh_ns "$i")" 2>/dev/null); do
+			[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = xenha-simdom ] || continue
+			_xh_alive "$pid" || continue
+			name=$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null |
+				awk 'f { print; exit } $0 == "--name" { f = 1 }')
+			echo "$i $pid ${name:-?}"
+		done
+	done
+}
+
+# PID of the sim domain NAME according to host I's pid file, if that
+# process is alive and is the sim domain NAME.
+xh_simpid() { # I NAME
+	local pf=$XH_DIR/h$1/run/xenha/sim/$2.pid pid
+	[ -s "$pf" ] || return 1
+	read -r pid _ < "$pf" || return 1
+	case $pid in '' | *[!0-9]*) return 1 ;; esac
+	_xh_alive "$pid" || return 1
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = xenha-simdom ] || return 1
+	tr '\0' '\n' < "/proc/$pid/cmdline" | awk -v n="$2" 'f { exit !($0 == n) } $0 == "--name" { f = 1 } END { if (!f) exit 1 }' || return 1
+	echo "$pid"
+}
+
+# "I PID NAME" for every live pid file across hosts
+xh_sim_pidfiles() {
+	local i f name pid
+	for i in $(_xh_hosts); do
+		for f in "$XH_DIR/h$i/run/xenha/sim"/*.pid; do
+			[ -e "$f" ] || continue
+			name=$(basename "$f" .pid)
+			pid=$(xh_simpid "$i" "$name") && echo "$i $pid $name"
+		done
+	done
+}
+
+# Print the tail of every host's logs (for a failing case).
+xh_dump_logs() { # [LINES=40]
+	local i f n=${1:-40}
+	for i in $(_xh_hosts); do
+		for f in xenhad.log xenhad.stderr corosync.log; do
+			[ -s "$XH_DIR/h$i/log/$f" ] || continue
+			echo "----- h$i $f (last $n lines) -----"
+			tail -n "$n" "$XH_DIR/h$i/log/$f"
+		done
+	done
+}
+
+# Copy logs, persisted state and images of the cluster to DEST.
+xh_save_logs() { # DEST
+	local i
+	mkdir -p "$1" || return 1
+	[ -d "$XH_DIR" ] || return 0
+	for i in $(_xh_hosts); do
+		mkdir -p "$1/h$i"
+		cp -a "$XH_DIR/h$i/log" "$XH_DIR/h$i/xenha" "$1/h$i/" 2>/dev/null
+		[ -d "$XH_DIR/h$i/run/xenha" ] && cp -a "$XH_DIR/h$i/run/xenha" "$1/h$i/run-xenha" 2>/dev/null
+		cp -a "$XH_DIR/h$i/xenha.conf" "$1/h$i/" 2>/dev/null
+	done
+	cp -a "$XH_DIR/images" "$XH_DIR/corosync.conf" "$1/" 2>/dev/null
+	return 0
+}
+
+# ----------------------------------------------------- test case helpers
+
+# Start a case: name it, make sure no cluster of ours is left, and tear the
+# cluster down whatever happens (EXIT trap; INT/TERM end the case).
+xh_case() { # NAME
+	XH_CASE=$1
+	XH_CASE_DONE=0
+	XH_T0_US=${EPOCHREALTIME/[.,]/}
+	trap _xh_case_exit EXIT
+	trap 'exit 130' INT TERM HUP
+	xh_down >/dev/null 2>&1
+}
+
+_xh_case_exit() {
+	local rc=$?
+	trap - EXIT INT TERM HUP
+	if [ "${XH_CASE_DONE:-0}" != 1 ]; then
+		echo "FAIL $XH_CASE: aborted (exit status $rc)"
+		_xh_case_keep_logs
+		rc=1
+	fi
+	xh_down
+	exit "$rc"
+}
+
+_xh_case_keep_logs() {
+	local dest=${XH_LOGSAVE:-/var/tmp/xenha-cluster/failed/$XH_PREFIX/$XH_CASE}
+	xh_dump_logs 30
+	if [ -d "$XH_DIR/h1" ]; then
+		rm -rf --one-file-system "$dest"
+		xh_save_logs "$dest" && echo "logs of the failed case saved in $dest"
+	fi
+}
+
+xh_fail() { # WHY...
+	echo "FAIL $XH_CASE: $*"
+	XH_CASE_DONE=1
+	_xh_case_keep_logs
+	exit 1
+}
+
+# End a case successfully.  The oracle runs first and must be clean (with
+# "expect-split-brain" it must find a split brain: test o).
+xh_pass() { # [expect-split-brain]
+	local out rc
+	if [ "$XH_NO_XENHAD" != 1 ]; then
+		out=$(xh_oracle 2>&1)
+		rc=$?
+		echo "$out" | sed 's/^/  /'
+		if [ "${1:-}" = expect-split-brain ]; then
+			[ "$rc" = 1 ] || xh_fail "the oracle should have found a split brain (exit $rc)"
+		else
+			[ "$rc" = 0 ] || xh_fail "oracle: split brain or error (exit $rc)"
+		fi
+	fi
+	echo "PASS $XH_CASE"
+	XH_CASE_DONE=1
+	exit 0
+}
+
+# ------------------------------------------------- state / domain queries
+
+xh_domains_json() { # I
+	xh_hactl "$1" --json domains
+}
+
+# one domain's object from host I's view (compact), empty if absent
+xh_dom() { # I NAME
+	xh_domains_json "$1" | jq -c --arg n "$2" '.domains[] | select(.name == $n)'
+}
+
+# one field of a domain (raw; null host prints "null")
+xh_domf() { # I NAME FIELD
+	xh_domains_json "$1" | jq -r --arg n "$2" --arg f "$3" '.domains[] | select(.name == $n) | .[$f]'
+}
+
+# "name state host generation" lines, sorted, as host I sees them
+xh_dom_tuples() { # I
+	xh_domains_json "$1" | jq -r '.domains[] | [.name, .state, (.host // "-"), (.generation | tostring)] | join(" ")' | sort
+}
+
+# host I's view: nodes[] entry of host NAME, field F
+xh_nodef() { # I HOSTNAME FIELD
+	xh_hactl "$1" --json nodes | jq -r --arg n "$2" --arg f "$3" '.nodes[] | select(.name == $n) | .[$f]'
+}
+
+# Single-copy check against the processes.  Using host I's view of the
+# domains: no domain has more than one live sim process anywhere, no sim
+# process runs for an unknown domain, and every RUNNING domain has exactly
+# one process, on its host, matching that host's pid file.  Prints each
+# problem; returns 1 if any.
+xh_check_copies() { # [I=1]
+	local view=${1:-1} json procs pidfiles bad=0 name state host n where pf_pid
+	json=$(xh_domains_json "$view") || { xh_err "no domain list from h$view"; return 1; }
+	procs=$(xh_sim_procs)
+	pidfiles=$(xh_sim_pidfiles)
+	while read -r name n; do
+		[ -n "$name" ] || continue
+		if [ "$n" -gt 1 ]; then
+			xh_err "domain $name has $n live processes: $(echo "$procs" | awk -v d="$name" '$3 == d { printf "h%s:%s ", $1, $2 }')"
+			bad=1
+		fi
+		if ! echo "$json" | jq -e --arg n "$name" 'any(.domains[]; .name == $n)' >/dev/null; then
+			xh_err "sim process for unknown domain $name: $(echo "$procs" | awk -v d="$name" '$3 == d { printf "h%s:%s ", $1, $2 }')"
+			bad=1
+		fi
+	done < <(echo "$procs" | awk 'NF == 3 { c[$3]++ } END { for (d in c) print d, c[d] }')
+	while read -r name state host; do
+		[ -n "$name" ] || continue
+		[ "$state" = running ] || continue
+		where=$(echo "$procs" | awk -v d="$name" '$3 == d { printf "h%s ", $1 }')
+		if [ "$where" != "$host " ]; then
+			xh_err "domain $name is running on $host by the state, processes on: ${where:-none}"
+			bad=1
+			continue
+		fi
+		pf_pid=$(echo "$pidfiles" | awk -v d="$name" -v h="${host#h}" '$3 == d && $1 == h { print $2 }')
+		if [ -z "$pf_pid" ] || ! echo "$procs" | awk -v d="$name" -v p="$pf_pid" '$3 == d && $2 == p { f = 1 } END { exit !f }'; then
+			xh_err "domain $name: pid file on $host does not name its live process"
+			bad=1
+		fi
+	done < <(echo "$json" | jq -r '.domains[] | [.name, .state, (.host // "-")] | join(" ")')
+	n=$(echo "$pidfiles" | awk 'NF == 3 { c[$3]++ } END { for (d in c) if (c[d] > 1) printf "%s ", d }')
+	if [ -n "$n" ]; then
+		xh_err "live pid files on more than one host for: $n"
+		bad=1
+	fi
+	return $bad
+}
+
+# number of live sim processes of domain NAME (all hosts)
+xh_sim_count() { # NAME
+	xh_sim_procs | awk -v d="$1" '$3 == d { n++ } END { print n + 0 }'
+}
+
+# "NAME PID" of every live sim process, sorted (for before/after comparisons)
+xh_sim_snapshot() {
+	xh_sim_procs | awk '{ print $3, $2, "h" $1 }' | sort
+}
+
+# ------------------------------------------------------- domain sets
+
+# The 20 domains of cases a and d: NAME MEMORY GROUP PRIORITY [hactl options].
+# Memory 256..1024 MiB, anti-affinity groups of at most 3 members (3 hosts).
+# With 8 MiB overhead each they need 8480 MiB: more than two hosts offer
+# (2 x (4096 - 512) = 7168), less than three (10752), so every host is used.
+XH_STD20='d01 1024 ga 10 --max-restarts 5
+d02 768 gb 5
+d03 640 gc 0
+d04 512 ga 0
+d05 512 gb 0
+d06 512 gc 0
+d07 384 gd 0
+d08 384 gd 0
+d09 384 gd 0
+d10 384 ge 0
+d11 384 ge 0
+d12 384 ge 0
+d13 256 gf -5
+d14 256 gf 0
+d15 256 gf 0
+d16 256 gg 0
+d17 256 gg 0 --restart never
+d18 256 - 0 --prefer h2,h3
+d19 256 - 0 --avoid h3
+d20 256 - 0 --restart on-crash --max-restarts 1 --max-relocations 2'
+
+# Add the 20 domains through hactl on host I (each add waits until applied).
+xh_add_std20() { # I
+	local n m g p rest args rc
+	while read -r n m g p rest; do
+		args=(domain add "$n" --memory "$m" --priority "$p")
+		[ "$g" = - ] || args+=(--group "$g")
+		# shellcheck disable=SC2206 # the options are meant to be split
+		[ -z "$rest" ] || args+=($rest)
+		xh_hactl "$1" "${args[@]}" >/dev/null
+		rc=$?
+		[ "$rc" = 0 ] || { xh_err "hactl ${args[*]}: exit $rc"; return 1; }
+	done <<< "$XH_STD20"
+}
+
+# all N domains RUNNING in host I's view
+xh_all_running() { # I N
+	xh_domains_json "$1" 2>/dev/null | jq -e --argjson n "$2" \
+		'(.domains | length) == $n and all(.domains[]; .state == "running")' >/dev/null 2>&1
+}
