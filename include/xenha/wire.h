@@ -23,6 +23,8 @@
 #define WIRE_VERSION 1
 #define WIRE_HDR_LEN 16
 #define WIRE_MAX_PAYLOAD (64u << 20)
+/* Largest history ring (xh_state.ev_cap) a snapshot may carry. */
+#define WIRE_HISTORY_MAX 100000u
 
 enum wire_msg_type {
 	WIRE_CMD = 1,        /* struct xh_cmd + request id */
@@ -66,11 +68,15 @@ struct wire_buf {
 void wire_buf_init(struct wire_buf *b);
 void wire_buf_free(struct wire_buf *b);
 
-/* Peek at a frame header: 0 and *type/*total (header+payload) or -EBADMSG /
+/* Peek at a frame header: 0 and *type, *total (header+payload) or -EBADMSG /
  * -EPROTO (unknown version) / -EMSGSIZE (len < header). Does not check crc. */
 int wire_peek(const uint8_t *p, size_t len, uint16_t *type, size_t *total);
 
-/* Encoders append one full frame to out.  0 or -ENOMEM / -EINVAL. */
+/* Encoders append one full frame to out.  0 or -ENOMEM / -EINVAL (a value
+ * the decoder would refuse: unknown command type, enum or flag out of
+ * range, a string without room for its NUL, a count over its limit, an
+ * unsorted offer membership, a payload over WIRE_MAX_PAYLOAD).  On error
+ * out is left as it was.  Byte layout: docs/wire-format.md. */
 int wire_encode_cmd(struct wire_buf *out, const struct wire_cmd *c);
 int wire_encode_offer(struct wire_buf *out, const struct wire_offer *o);
 int wire_encode_chunk(struct wire_buf *out, const struct wire_chunk *c);
@@ -82,7 +88,9 @@ int wire_encode_snapshot(struct wire_buf *out, const struct xh_state *s);
  * the caller frees with wire_cmd_free().
  * wire_decode_snapshot: initialises *s (xh_state_init) and fills it; on
  * error *s is left freed.  Returns 0 or -EBADMSG (malformed), -EPROTO
- * (version), -EILSEQ (checksum).
+ * (version), -EILSEQ (checksum), -ENOMEM.  A snapshot is also refused
+ * (-EBADMSG) unless hosts and domains are strictly sorted and
+ * xh_state_check() accepts the result.  On any error the output is zeroed.
  */
 int wire_decode_cmd(const uint8_t *p, size_t len, struct wire_cmd *c);
 void wire_cmd_free(struct wire_cmd *c);
