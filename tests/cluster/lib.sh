@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/cluster/lib.sh - the xenha namespace cluster harness (bash library).
 #
 # Sourced by the cluster tests (tests/cluster/t_*.sh) and by the
@@ -235,14 +236,19 @@ xh_net_up() { # N
 	case $n in '' | *[!0-9]*) xh_err "usage: net N"; return 2 ;; esac
 	[ "$n" -ge 1 ] && [ "$n" -le 32 ] || { xh_err "N must be 1..32"; return 2; }
 	_xh_checkdir || return 1
-	if [ -e "/run/netns/$XH_SW" ] || [ -d "$XH_DIR/h1" ]; then
+	if [ -e "/run/netns/$XH_SW" ] || { [ -d "$XH_DIR/h1" ] && ! [ -e "$XH_DIR/kept" ]; }; then
 		xh_err "cluster $XH_PREFIX exists - run down first"
-		return 1
+		return 3
+	fi
+	if [ -e "$XH_DIR" ] && ! [ -e "$XH_DIR/.xenha-cluster" ] && [ -n "$(ls -A "$XH_DIR")" ]; then
+		xh_err "refusing to use $XH_DIR: not empty and not made by this harness"
+		return 3
 	fi
 	# leftovers of an XH_KEEP=1 run
 	mountpoint -q "$XH_DIR/shm" && umount "$XH_DIR/shm"
-	rm -rf --one-file-system "$XH_DIR"
+	_xh_rmdir
 	mkdir -p "$XH_DIR/shm" "$XH_DIR/images" || return 1
+	: > "$XH_DIR/.xenha-cluster"
 	mount -t tmpfs -o size=512m,mode=1777 "$XH_PREFIX-shm" "$XH_DIR/shm" || return 1
 	echo "$n" > "$XH_DIR/nhosts"
 	_xh_gen_corosync "$n"
@@ -553,7 +559,12 @@ xh_up() { # N
 	local n=$1 i t0
 	xh_prereq || return 1
 	t0=${EPOCHREALTIME/[.,]/}
-	xh_net_up "$n" || { xh_down; return 1; }
+	xh_net_up "$n"
+	case $? in
+	0) ;;
+	3) return 1 ;;          # someone else's cluster or directory: leave it alone
+	*) xh_down; return 1 ;;
+	esac
 	for i in $(seq 1 "$n"); do xh_start_corosync "$i" || return 1; done
 	# corosync first: if it cannot form, say so instead of blaming xenhad
 	xh_wait_until 30 "corosync: $n members on every host" _xh_corosync_all "$n" || return 1
@@ -603,10 +614,22 @@ xh_down() {
 	if mountpoint -q "$XH_DIR/shm"; then
 		umount "$XH_DIR/shm" || umount -l "$XH_DIR/shm" || xh_err "cannot unmount $XH_DIR/shm"
 	fi
-	if [ "$XH_KEEP" != 1 ] && [ -d "$XH_DIR" ]; then
-		mountpoint -q "$XH_DIR/shm" || rm -rf --one-file-system "$XH_DIR"
+	if [ "$XH_KEEP" != 1 ]; then
+		mountpoint -q "$XH_DIR/shm" || _xh_rmdir
+	elif [ -d "$XH_DIR/h1" ]; then
+		: > "$XH_DIR/kept"
 	fi
 	return 0
+}
+
+# remove $XH_DIR, but only if this harness made it (marker file)
+_xh_rmdir() {
+	[ -d "$XH_DIR" ] || return 0
+	if [ -e "$XH_DIR/.xenha-cluster" ]; then
+		rm -rf --one-file-system "$XH_DIR"
+	else
+		xh_err "not removing $XH_DIR: no .xenha-cluster marker"
+	fi
 }
 
 # ------------------------------------------------------------ inspection

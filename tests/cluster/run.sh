@@ -7,13 +7,15 @@
 # Prints "PASS|FAIL name (secs)" per case and "cluster: N passed, N failed";
 # exits 1 if any case failed.  Each case's full output is kept in
 # $XH_RESULTS/CASE.log (default /var/tmp/xenha-cluster/results); the tail is
-# shown for a failed case.  XH_VERBOSE=1 shows every case's output live.
+# shown for a failed case.  XH_VERBOSE=1 shows every case's output live;
+# XH_CASE_TIMEOUT (600) bounds each case in seconds.
 # Needs root; see docs/testing.md.  Environment: as tests/cluster/lib.sh.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export XENHA_BUILD=${XENHA_BUILD:-}
 [ -n "$XENHA_BUILD" ] || unset XENHA_BUILD
 results=${XH_RESULTS:-/var/tmp/xenha-cluster/results}
+case_tmo=${XH_CASE_TIMEOUT:-600}
 mkdir -p "$results" || exit 1
 
 cases=()
@@ -42,13 +44,16 @@ for f in "${cases[@]}"; do
 	name=${name#t_}
 	log=$results/$name.log
 	t0=${EPOCHREALTIME/[.,]/}
+	# a case that hangs despite its bounded waits gets SIGTERM (its trap
+	# still tears the cluster down), SIGKILL a minute later
 	if [ "${XH_VERBOSE:-0}" = 1 ]; then
-		bash "$f" 2>&1 | tee "$log"
+		timeout -k 60 "$case_tmo" bash "$f" 2>&1 | tee "$log"
 		rc=${PIPESTATUS[0]}
 	else
-		bash "$f" >"$log" 2>&1
+		timeout -k 60 "$case_tmo" bash "$f" >"$log" 2>&1
 		rc=$?
 	fi
+	[ "$rc" != 124 ] || echo "FAIL $name: no result after ${case_tmo}s (stopped)" >>"$log"
 	secs=$(awk -v a="$t0" -v b="${EPOCHREALTIME/[.,]/}" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
 	if [ "$rc" = 0 ] && grep -q "^PASS " "$log"; then
 		echo "PASS $name (${secs}s)"

@@ -24,6 +24,7 @@ procs=$(xh_sim_snapshot)
 [ "$(echo "$defs" | wc -l)" = 20 ] || xh_fail "expected 20 definitions"
 
 for i in 1 2 3; do
+	xh_xenhad_pid "$i" >/dev/null || xh_fail "xenhad on h$i is not running before the stop"
 	xh_log "SIGTERM xenhad on h$i"
 	xh_kill_xenhad "$i" TERM || xh_fail "xenhad on h$i did not exit within 10 s of SIGTERM"
 done
