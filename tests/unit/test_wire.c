@@ -26,6 +26,7 @@
 
 #include "xenha/state.h"
 #include "xenha/wire.h"
+#include "wire_fixtures.h"
 
 #ifndef TEST_DATA_DIR
 #error "TEST_DATA_DIR must be defined by the build"
@@ -49,608 +50,6 @@
 
 static const char *golden_dir;  /* WIRE_WRITE_GOLDEN, or NULL */
 static int golden_written;
-
-/* ---- helpers ---- */
-
-static void set_str(char *dst, size_t len, const char *src)
-{
-	memset(dst, 0, len);
-	assert_true(strlen(src) < len);
-	memcpy(dst, src, strlen(src));
-}
-
-static bool all_zero(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (b[i] != 0)
-			return false;
-	return true;
-}
-
-static uint8_t *read_whole(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void write_whole(const char *path, const uint8_t *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	if (f == NULL)
-		fail_msg("cannot create %s", path);
-	assert_int_equal(fwrite(p, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-/* Recompute the length and crc of a hand-made or patched frame. */
-static void reseal(uint8_t *f, size_t len)
-{
-	uint32_t plen = (uint32_t)(len - WIRE_HDR_LEN);
-	uLong crc;
-	int i;
-
-	for (i = 0; i < 4; i++)
-		f[8 + i] = (uint8_t)(plen >> (8 * i));
-	crc = crc32(0L, f, 12);
-	crc = crc32(crc, f + WIRE_HDR_LEN, plen);
-	for (i = 0; i < 4; i++)
-		f[12 + i] = (uint8_t)(crc >> (8 * i));
-}
-
-/* Deterministic PRNG (xorshift64*) so failures reproduce. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint32_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-/* ---- value builders ---- */
-
-struct cmd_case {
-	uint8_t type;
-	const char *file;
-};
-
-static const struct cmd_case cmd_cases[] = {
-	{ XH_CMD_HELLO, "wire_cmd_hello.bin" },
-	{ XH_CMD_MEMBERSHIP, "wire_cmd_membership.bin" },
-	{ XH_CMD_DOMAIN_ADD, "wire_cmd_domain_add.bin" },
-	{ XH_CMD_DOMAIN_REMOVE, "wire_cmd_domain_remove.bin" },
-	{ XH_CMD_DOMAIN_SET, "wire_cmd_domain_set.bin" },
-	{ XH_CMD_DOMAIN_START, "wire_cmd_domain_start.bin" },
-	{ XH_CMD_DOMAIN_STOP, "wire_cmd_domain_stop.bin" },
-	{ XH_CMD_PLACE, "wire_cmd_place.bin" },
-	{ XH_CMD_STOP, "wire_cmd_stop.bin" },
-	{ XH_CMD_STARTED, "wire_cmd_started.bin" },
-	{ XH_CMD_START_FAILED, "wire_cmd_start_failed.bin" },
-	{ XH_CMD_STOPPED, "wire_cmd_stopped.bin" },
-	{ XH_CMD_EXITED, "wire_cmd_exited.bin" },
-	{ XH_CMD_FENCE_CONFIRM, "wire_cmd_fence_confirm.bin" },
-	{ XH_CMD_HOST_FLAGS, "wire_cmd_host_flags.bin" },
-};
-#define N_CMD_CASES (sizeof(cmd_cases) / sizeof(cmd_cases[0]))
-
-static const char xl_web1[] =
-	"name = \"web1\"\nmemory = 1024\nvcpus = 2\n"
-	"disk = [ 'phy:/dev/mapper/web1,xvda,w' ]\nvif = [ 'bridge=xenbr0' ]\n";
-static const char xl_db1[] = "name = \"db1\"\nmemory = 4096\n";
-
-/* Every field of the command's union member set to a non-default value. */
-static void make_cmd(uint8_t type, struct wire_cmd *wc)
-{
-	struct xh_cmd *c = &wc->cmd;
-	struct xh_domain_def *d = &c->u.dom.def;
-
-	memset(wc, 0, sizeof(*wc));
-	wc->req_id = 0x0102030405060708ull + type;
-	c->type = type;
-	c->sender = 0x00020003u;
-	c->time_ms = 1700000000123ull + type;
-	switch (type) {
-	case XH_CMD_HELLO:
-		c->u.hello.nodeid = 3;
-		set_str(c->u.hello.name, XH_NAME_MAX, "h3");
-		c->u.hello.mem_total_mb = 0x100000000ull + 65536;
-		c->u.hello.mem_reserved_mb = 2048;
-		c->u.hello.dom_overhead_mb = 12;
-		c->u.hello.expected_votes = 5;
-		break;
-	case XH_CMD_MEMBERSHIP:
-		c->u.members.n = 3;
-		c->u.members.nodeids[0] = 1;
-		c->u.members.nodeids[1] = 2;
-		c->u.members.nodeids[2] = 70000;
-		break;
-	case XH_CMD_DOMAIN_ADD:
-		set_str(d->name, XH_NAME_MAX, "web1");
-		d->xlcfg = xl_web1;
-		d->memory_mb = 1024;
-		d->priority = -7;
-		d->restart = XH_RESTART_ON_CRASH;
-		d->max_restarts = 5;
-		d->max_relocations = 9;
-		d->n_preferred = 2;
-		set_str(d->preferred[0], XH_NAME_MAX, "h2");
-		set_str(d->preferred[1], XH_NAME_MAX, "h3");
-		d->n_avoided = 1;
-		set_str(d->avoided[0], XH_NAME_MAX, "h1");
-		set_str(d->group, XH_NAME_MAX, "front");
-		d->start = 0;
-		c->u.dom.mask = 0;
-		break;
-	case XH_CMD_DOMAIN_SET:
-		set_str(d->name, XH_NAME_MAX, "db1");
-		d->xlcfg = xl_db1;
-		d->memory_mb = 4096;
-		d->priority = 100;
-		d->restart = XH_RESTART_NEVER;
-		d->max_restarts = 0;
-		d->max_relocations = 1;
-		d->n_preferred = 1;
-		set_str(d->preferred[0], XH_NAME_MAX, "h1");
-		d->n_avoided = 3;
-		set_str(d->avoided[0], XH_NAME_MAX, "h2");
-		set_str(d->avoided[1], XH_NAME_MAX, "h3");
-		set_str(d->avoided[2], XH_NAME_MAX, "h4");
-		set_str(d->group, XH_NAME_MAX, "databases");
-		d->start = 1;
-		c->u.dom.mask = XH_DSET_XLCFG | XH_DSET_MEMORY | XH_DSET_PRIORITY |
-				XH_DSET_AVOIDED | XH_DSET_GROUP;
-		break;
-	case XH_CMD_DOMAIN_REMOVE:
-		set_str(c->u.name.name, XH_NAME_MAX, "old-vm.2");
-		break;
-	case XH_CMD_DOMAIN_START:
-		set_str(c->u.name.name, XH_NAME_MAX, "web1");
-		break;
-	case XH_CMD_DOMAIN_STOP:
-		set_str(c->u.name.name, XH_NAME_MAX, "db1");
-		break;
-	case XH_CMD_PLACE:
-	case XH_CMD_STOP:
-	case XH_CMD_STARTED:
-	case XH_CMD_START_FAILED:
-	case XH_CMD_STOPPED:
-	case XH_CMD_EXITED:
-		set_str(c->u.place.name, XH_NAME_MAX, "web1");
-		c->u.place.nodeid = 2;
-		c->u.place.generation = 0x100000000ull + type;
-		c->u.place.crashed = type == XH_CMD_EXITED;
-		/* not xh_cmd_type_str(): the vectors must not follow its text */
-		snprintf(c->u.place.reason, XH_REASON_MAX, "reason for type %u: h2 said so",
-			 type);
-		break;
-	case XH_CMD_FENCE_CONFIRM:
-		c->u.fence.nodeid = 2;
-		set_str(c->u.fence.by, XH_NAME_MAX, "operator root on h1");
-		break;
-	case XH_CMD_HOST_FLAGS:
-		c->u.flags.nodeid = 3;
-		c->u.flags.standby = 1;
-		c->u.flags.maintenance = 1;
-		break;
-	default:
-		fail_msg("no builder for command type %u", type);
-	}
-}
-
-static void assert_str_eq(const char *a, const char *b)
-{
-	assert_string_equal(a, b);
-}
-
-static void assert_xlcfg_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL) {
-		assert_null(a);
-		assert_null(b);
-		return;
-	}
-	assert_string_equal(a, b);
-}
-
-static void assert_def_eq(const struct xh_domain_def *a, const struct xh_domain_def *b)
-{
-	uint8_t i;
-
-	assert_str_eq(a->name, b->name);
-	assert_xlcfg_eq(a->xlcfg, b->xlcfg);
-	assert_int_equal(a->memory_mb, b->memory_mb);
-	assert_int_equal(a->priority, b->priority);
-	assert_int_equal(a->restart, b->restart);
-	assert_int_equal(a->max_restarts, b->max_restarts);
-	assert_int_equal(a->max_relocations, b->max_relocations);
-	assert_int_equal(a->n_preferred, b->n_preferred);
-	for (i = 0; i < a->n_preferred; i++)
-		assert_str_eq(a->preferred[i], b->preferred[i]);
-	assert_int_equal(a->n_avoided, b->n_avoided);
-	for (i = 0; i < a->n_avoided; i++)
-		assert_str_eq(a->avoided[i], b->avoided[i]);
-	assert_str_eq(a->group, b->group);
-	assert_int_equal(a->start, b->start);
-}
-
-static void assert_cmd_eq(const struct wire_cmd *x, const struct wire_cmd *y)
-{
-	const struct xh_cmd *a = &x->cmd, *b = &y->cmd;
-	uint32_t i;
-
-	assert_int_equal(x->req_id, y->req_id);
-	assert_int_equal(a->type, b->type);
-	assert_int_equal(a->sender, b->sender);
-	assert_int_equal(a->time_ms, b->time_ms);
-	switch (a->type) {
-	case XH_CMD_HELLO:
-		assert_int_equal(a->u.hello.nodeid, b->u.hello.nodeid);
-		assert_str_eq(a->u.hello.name, b->u.hello.name);
-		assert_int_equal(a->u.hello.mem_total_mb, b->u.hello.mem_total_mb);
-		assert_int_equal(a->u.hello.mem_reserved_mb, b->u.hello.mem_reserved_mb);
-		assert_int_equal(a->u.hello.dom_overhead_mb, b->u.hello.dom_overhead_mb);
-		assert_int_equal(a->u.hello.expected_votes, b->u.hello.expected_votes);
-		break;
-	case XH_CMD_MEMBERSHIP:
-		assert_int_equal(a->u.members.n, b->u.members.n);
-		for (i = 0; i < a->u.members.n; i++)
-			assert_int_equal(a->u.members.nodeids[i], b->u.members.nodeids[i]);
-		break;
-	case XH_CMD_DOMAIN_ADD:
-	case XH_CMD_DOMAIN_SET:
-		assert_def_eq(&a->u.dom.def, &b->u.dom.def);
-		assert_int_equal(a->u.dom.mask, b->u.dom.mask);
-		break;
-	case XH_CMD_DOMAIN_REMOVE:
-	case XH_CMD_DOMAIN_START:
-	case XH_CMD_DOMAIN_STOP:
-		assert_str_eq(a->u.name.name, b->u.name.name);
-		break;
-	case XH_CMD_FENCE_CONFIRM:
-		assert_int_equal(a->u.fence.nodeid, b->u.fence.nodeid);
-		assert_str_eq(a->u.fence.by, b->u.fence.by);
-		break;
-	case XH_CMD_HOST_FLAGS:
-		assert_int_equal(a->u.flags.nodeid, b->u.flags.nodeid);
-		assert_int_equal(a->u.flags.standby, b->u.flags.standby);
-		assert_int_equal(a->u.flags.maintenance, b->u.flags.maintenance);
-		break;
-	default:
-		assert_str_eq(a->u.place.name, b->u.place.name);
-		assert_int_equal(a->u.place.nodeid, b->u.place.nodeid);
-		assert_int_equal(a->u.place.generation, b->u.place.generation);
-		assert_int_equal(a->u.place.crashed, b->u.place.crashed);
-		assert_str_eq(a->u.place.reason, b->u.place.reason);
-		break;
-	}
-}
-
-static void make_offer(struct wire_offer *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->nodeid = 2;
-	o->qseq = 0x0000000100000007ull;
-	o->seq = 0x0000000100000009ull;
-	o->digest = 0xdeadbeefu;
-	o->n_members = 3;
-	o->members[0] = 1;
-	o->members[1] = 2;
-	o->members[2] = 3;
-}
-
-static void assert_offer_eq(const struct wire_offer *a, const struct wire_offer *b)
-{
-	uint32_t i;
-
-	assert_int_equal(a->nodeid, b->nodeid);
-	assert_int_equal(a->qseq, b->qseq);
-	assert_int_equal(a->seq, b->seq);
-	assert_int_equal(a->digest, b->digest);
-	assert_int_equal(a->n_members, b->n_members);
-	for (i = 0; i < a->n_members; i++)
-		assert_int_equal(a->members[i], b->members[i]);
-}
-
-static const uint8_t chunk_bytes[] = "0123456789abcdef\x00\xff\x7f";
-
-static void make_chunk(struct wire_chunk *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->nodeid = 1;
-	c->round = 0x0000000200000063ull;
-	c->index = 2;
-	c->count = 5;
-	c->total_len = 4000;
-	c->len = sizeof(chunk_bytes);
-	c->data = chunk_bytes;
-}
-
-static void assert_chunk_eq(const struct wire_chunk *a, const struct wire_chunk *b)
-{
-	assert_int_equal(a->nodeid, b->nodeid);
-	assert_int_equal(a->round, b->round);
-	assert_int_equal(a->index, b->index);
-	assert_int_equal(a->count, b->count);
-	assert_int_equal(a->total_len, b->total_len);
-	assert_int_equal(a->len, b->len);
-	if (a->len > 0)
-		assert_memory_equal(a->data, b->data, a->len);
-}
-
-static void add_host(struct xh_state *s, uint32_t nodeid, const char *name,
-		     bool member, uint8_t fence)
-{
-	struct xh_host *h = &s->hosts[s->n_hosts++];
-
-	memset(h, 0, sizeof(*h));
-	h->nodeid = nodeid;
-	set_str(h->name, XH_NAME_MAX, name);
-	h->mem_total_mb = 16384u * nodeid;
-	h->mem_reserved_mb = 1024 + nodeid;
-	h->dom_overhead_mb = 8 + nodeid;
-	h->member = member;
-	h->standby = nodeid == 2;
-	h->maintenance = nodeid == 1;
-	h->fence = fence;
-	h->fence_since_ms = fence ? 1700000050000ull + nodeid : 0;
-}
-
-/* Add a domain at the end of the array (callers add in name order). */
-static struct xh_domain *add_domain(struct xh_state *s, const char *name,
-				    const char *xlcfg)
-{
-	struct xh_domain *d;
-
-	if (s->n_domains == s->cap_domains) {
-		uint32_t cap = s->cap_domains ? s->cap_domains * 2 : 8;
-		struct xh_domain *nd = realloc(s->domains, cap * sizeof(*nd));
-
-		assert_non_null(nd);
-		s->domains = nd;
-		s->cap_domains = cap;
-	}
-	d = &s->domains[s->n_domains++];
-	memset(d, 0, sizeof(*d));
-	set_str(d->name, XH_NAME_MAX, name);
-	if (xlcfg != NULL) {
-		d->xlcfg = strdup(xlcfg);
-		assert_non_null(d->xlcfg);
-	}
-	d->memory_mb = 512;
-	d->max_restarts = 3;
-	d->max_relocations = 3;
-	return d;
-}
-
-static void place(struct xh_domain *d, uint8_t st, uint32_t owner, uint32_t last,
-		  uint64_t gen, const char *reason)
-{
-	d->state = st;
-	d->owner = owner;
-	d->last_owner = last;
-	d->generation = gen;
-	d->since_ms = 1700000000000ull + gen;
-	set_str(d->reason, XH_REASON_MAX, reason);
-}
-
-static void add_event(struct xh_state *s, uint8_t type, uint32_t nodeid,
-		      const char *dom, const char *text)
-{
-	struct xh_event *e;
-	uint32_t at;
-
-	if (s->ev_count < s->ev_cap) {
-		at = (s->ev_head + s->ev_count) % s->ev_cap;
-		s->ev_count++;
-	} else {
-		at = s->ev_head;
-		s->ev_head = (s->ev_head + 1) % s->ev_cap;
-	}
-	e = &s->events[at];
-	memset(e, 0, sizeof(*e));
-	e->seq = s->ev_next_seq++;
-	e->time_ms = 1700000000000ull + 1000 * e->seq;
-	e->type = type;
-	e->nodeid = nodeid;
-	set_str(e->domain, XH_NAME_MAX, dom);
-	set_str(e->text, XH_REASON_MAX, text);
-}
-
-/*
- * The golden snapshot: 3 hosts (one confirmed fenced), 3 domains in
- * several states, and a history ring of 4 that has wrapped (head != 0).
- */
-static void make_small_state(struct xh_state *s)
-{
-	struct xh_domain *d;
-	int i;
-
-	assert_int_equal(xh_state_init(s, 4), 0);
-	s->seq = 41;
-	s->qseq = 37;
-	s->quorate = true;
-	s->expected_votes = 3;
-	add_host(s, 1, "h1", true, XH_FENCE_NONE);
-	add_host(s, 2, "h2", true, XH_FENCE_NONE);
-	add_host(s, 3, "h3", false, XH_FENCE_CONFIRMED);
-
-	d = add_domain(s, "db1", xl_db1);
-	d->priority = 50;
-	d->restart = XH_RESTART_ON_CRASH;
-	d->target = XH_TARGET_STARTED;
-	d->n_preferred = 1;
-	set_str(d->preferred[0], XH_NAME_MAX, "h1");
-	d->n_avoided = 1;
-	set_str(d->avoided[0], XH_NAME_MAX, "h2");
-	set_str(d->group, XH_NAME_MAX, "databases");
-	place(d, XH_DS_RUNNING, 1, 1, 3, "");
-
-	d = add_domain(s, "mail", NULL);
-	d->priority = -1;
-	d->restart = XH_RESTART_NEVER;
-	place(d, XH_DS_STOPPED, 0, 0, 0, "");
-
-	d = add_domain(s, "web1", xl_web1);
-	d->target = XH_TARGET_STARTED;
-	d->restarts = 3;
-	d->relocations = 1;
-	place(d, XH_DS_FAILED, 0, 3, 5, "host h3 confirmed fenced");
-
-	for (i = 0; i < 6; i++)
-		add_event(s, (uint8_t)(XH_EV_DOMAIN_ADDED + i), (uint32_t)(i % 3),
-			  i % 2 ? "web1" : "", "something happened");
-	assert_int_equal(s->ev_count, 4);
-	assert_int_not_equal(s->ev_head, 0);
-}
-
-/* 3 hosts + 20 domains (every placement state) + a wrapped ring of 8. */
-static void make_medium_state(struct xh_state *s)
-{
-	static const uint8_t states[] = { XH_DS_STOPPED, XH_DS_STARTING, XH_DS_RUNNING,
-					  XH_DS_STOPPING, XH_DS_FAILED, XH_DS_LOST };
-	char name[XH_NAME_MAX], xl[128];
-	struct xh_domain *d;
-	uint32_t i;
-
-	assert_int_equal(xh_state_init(s, 8), 0);
-	s->seq = 1000;
-	s->qseq = 990;
-	s->quorate = true;
-	s->expected_votes = 3;
-	add_host(s, 1, "alpha", true, XH_FENCE_NONE);
-	add_host(s, 2, "beta", true, XH_FENCE_NONE);
-	add_host(s, 7, "gamma", false, XH_FENCE_PENDING);
-	for (i = 0; i < 20; i++) {
-		uint8_t st = states[i % 6];
-		uint32_t owner = 0;
-
-		snprintf(name, sizeof(name), "dom%02u", i);
-		snprintf(xl, sizeof(xl), "name = \"%s\"\nmemory = %u\n", name, 256 + i);
-		d = add_domain(s, name, i % 5 == 4 ? NULL : xl);
-		d->memory_mb = 256 + i;
-		d->priority = (int32_t)i - 10;
-		d->restart = (uint8_t)(i % 3);
-		d->target = (uint8_t)(i % 2);
-		d->max_restarts = i;
-		d->max_relocations = 20 - i;
-		d->n_preferred = (uint8_t)(i % 3);
-		if (d->n_preferred > 0)
-			set_str(d->preferred[0], XH_NAME_MAX, "alpha");
-		if (d->n_preferred > 1)
-			set_str(d->preferred[1], XH_NAME_MAX, "beta");
-		if (i % 4 == 0) {
-			d->n_avoided = 1;
-			set_str(d->avoided[0], XH_NAME_MAX, "gamma");
-		}
-		if (i % 7 == 0)
-			set_str(d->group, XH_NAME_MAX, "g7");
-		if (xh_dom_state_has_owner(st))
-			owner = st == XH_DS_LOST ? 7 : 1 + i % 2;
-		place(d, st, owner, owner ? owner : (i % 4 == 0 ? 0 : 2), i * 3,
-		      st == XH_DS_FAILED ? "start failed: exit status 1" : "");
-		d->restarts = i % 4;
-		d->relocations = i % 2;
-	}
-	for (i = 0; i < 19; i++)
-		add_event(s, (uint8_t)(XH_EV_DOMAIN_ADDED + i % 11), i % 4,
-			  i % 2 ? "dom03" : "", "stopped => starting (host alpha)");
-	assert_int_equal(s->ev_count, 8);
-	assert_int_not_equal(s->ev_head, 0);
-}
-
-static void assert_host_eq(const struct xh_host *a, const struct xh_host *b)
-{
-	assert_int_equal(a->nodeid, b->nodeid);
-	assert_str_eq(a->name, b->name);
-	assert_int_equal(a->mem_total_mb, b->mem_total_mb);
-	assert_int_equal(a->mem_reserved_mb, b->mem_reserved_mb);
-	assert_int_equal(a->dom_overhead_mb, b->dom_overhead_mb);
-	assert_int_equal(a->member, b->member);
-	assert_int_equal(a->standby, b->standby);
-	assert_int_equal(a->maintenance, b->maintenance);
-	assert_int_equal(a->fence, b->fence);
-	assert_int_equal(a->fence_since_ms, b->fence_since_ms);
-}
-
-static void assert_domain_eq(const struct xh_domain *a, const struct xh_domain *b)
-{
-	uint8_t i;
-
-	assert_str_eq(a->name, b->name);
-	assert_xlcfg_eq(a->xlcfg, b->xlcfg);
-	assert_int_equal(a->memory_mb, b->memory_mb);
-	assert_int_equal(a->priority, b->priority);
-	assert_int_equal(a->restart, b->restart);
-	assert_int_equal(a->target, b->target);
-	assert_int_equal(a->max_restarts, b->max_restarts);
-	assert_int_equal(a->max_relocations, b->max_relocations);
-	assert_int_equal(a->n_preferred, b->n_preferred);
-	for (i = 0; i < a->n_preferred; i++)
-		assert_str_eq(a->preferred[i], b->preferred[i]);
-	assert_int_equal(a->n_avoided, b->n_avoided);
-	for (i = 0; i < a->n_avoided; i++)
-		assert_str_eq(a->avoided[i], b->avoided[i]);
-	assert_str_eq(a->group, b->group);
-	assert_int_equal(a->state, b->state);
-	assert_int_equal(a->owner, b->owner);
-	assert_int_equal(a->last_owner, b->last_owner);
-	assert_int_equal(a->generation, b->generation);
-	assert_int_equal(a->restarts, b->restarts);
-	assert_int_equal(a->relocations, b->relocations);
-	assert_int_equal(a->since_ms, b->since_ms);
-	assert_str_eq(a->reason, b->reason);
-}
-
-static void assert_state_eq(const struct xh_state *a, const struct xh_state *b)
-{
-	uint32_t i;
-
-	assert_int_equal(a->seq, b->seq);
-	assert_int_equal(a->qseq, b->qseq);
-	assert_int_equal(a->quorate, b->quorate);
-	assert_int_equal(a->expected_votes, b->expected_votes);
-	assert_int_equal(a->n_hosts, b->n_hosts);
-	for (i = 0; i < a->n_hosts; i++)
-		assert_host_eq(&a->hosts[i], &b->hosts[i]);
-	assert_int_equal(a->n_domains, b->n_domains);
-	for (i = 0; i < a->n_domains; i++)
-		assert_domain_eq(&a->domains[i], &b->domains[i]);
-	assert_int_equal(a->ev_cap, b->ev_cap);
-	assert_int_equal(a->ev_count, b->ev_count);
-	assert_int_equal(a->ev_next_seq, b->ev_next_seq);
-	for (i = 0; i < a->ev_count; i++) {
-		const struct xh_event *x = xh_state_event(a, i);
-		const struct xh_event *y = xh_state_event(b, i);
-
-		assert_non_null(x);
-		assert_non_null(y);
-		assert_int_equal(x->seq, y->seq);
-		assert_int_equal(x->time_ms, y->time_ms);
-		assert_int_equal(x->type, y->type);
-		assert_int_equal(x->nodeid, y->nodeid);
-		assert_str_eq(x->domain, y->domain);
-		assert_str_eq(x->text, y->text);
-	}
-}
 
 /* ---- generic decode checks ---- */
 
@@ -676,7 +75,7 @@ static int decode_check(enum kind k, const uint8_t *p, size_t len)
 		if (rc == 0)
 			assert_int_equal(wire_encode_cmd(&b, &c), 0);
 		else
-			assert_true(all_zero(&c, sizeof(c)));
+			assert_true(tw_all_zero(&c, sizeof(c)));
 		wire_cmd_free(&c);
 		break;
 	}
@@ -688,7 +87,7 @@ static int decode_check(enum kind k, const uint8_t *p, size_t len)
 		if (rc == 0)
 			assert_int_equal(wire_encode_offer(&b, &o), 0);
 		else
-			assert_true(all_zero(&o, sizeof(o)));
+			assert_true(tw_all_zero(&o, sizeof(o)));
 		break;
 	}
 	case K_CHUNK: {
@@ -701,7 +100,7 @@ static int decode_check(enum kind k, const uint8_t *p, size_t len)
 			assert_true(c.len == 0 || (c.data >= p && c.data + c.len <= p + len));
 			assert_int_equal(wire_encode_chunk(&b, &c), 0);
 		} else {
-			assert_true(all_zero(&c, sizeof(c)));
+			assert_true(tw_all_zero(&c, sizeof(c)));
 		}
 		break;
 	}
@@ -716,7 +115,7 @@ static int decode_check(enum kind k, const uint8_t *p, size_t len)
 			assert_int_equal(wire_encode_snapshot(&b, s), 0);
 			xh_state_free(s);
 		} else {
-			assert_true(all_zero(s, sizeof(*s)));
+			assert_true(tw_all_zero(s, sizeof(*s)));
 		}
 		free(s);
 		break;
@@ -767,7 +166,7 @@ static void check_damage(enum kind k, const uint8_t *p, size_t len)
 	q[len] = 0;
 	assert_int_not_equal(decode_copy(k, q, len + 1), 0);
 	/* the same with a consistent header: trailing bytes, not crc */
-	reseal(q, len + 1);
+	tw_reseal(q, len + 1);
 	assert_int_equal(decode_copy(k, q, len + 1), -EBADMSG);
 	free(q);
 }
@@ -785,27 +184,27 @@ static unsigned mutate(enum kind k, const uint8_t *p, size_t len, unsigned round
 	assert_non_null(q);
 	for (r = 0; r < rounds; r++) {
 		size_t n = len, at, j;
-		unsigned edits = 1 + rnd() % 3;
+		unsigned edits = 1 + tw_rnd() % 3;
 
 		memcpy(q, p, len);
 		for (j = 0; j < edits && n > WIRE_HDR_LEN; j++) {
-			at = WIRE_HDR_LEN + rnd() % (n - WIRE_HDR_LEN);
-			switch (rnd() % 6) {
+			at = WIRE_HDR_LEN + tw_rnd() % (n - WIRE_HDR_LEN);
+			switch (tw_rnd() % 6) {
 			case 0: q[at] = 0; break;
 			case 1: q[at] = 1; break;
 			case 2: q[at] = 0xff; break;
-			case 3: q[at] ^= (uint8_t)(1u << (rnd() % 8)); break;
+			case 3: q[at] ^= (uint8_t)(1u << (tw_rnd() % 8)); break;
 			case 4: n = at; break;                    /* cut */
 			default:                                   /* insert */
 				if (n < len + 8) {
 					memmove(q + at + 1, q + at, n - at);
-					q[at] = (uint8_t)rnd();
+					q[at] = (uint8_t)tw_rnd();
 					n++;
 				}
 				break;
 			}
 		}
-		reseal(q, n);
+		tw_reseal(q, n);
 		if (decode_copy(k, q, n) == 0)
 			accepted++;
 	}
@@ -824,7 +223,7 @@ static uint8_t *golden(const char *name, const struct wire_buf *b, size_t *len)
 
 	if (golden_dir != NULL) {
 		snprintf(path, sizeof(path), "%s/%s", golden_dir, name);
-		write_whole(path, b->data, b->len);
+		tw_write_whole(path, b->data, b->len);
 		golden_written++;
 		g = malloc(b->len);
 		assert_non_null(g);
@@ -833,7 +232,7 @@ static uint8_t *golden(const char *name, const struct wire_buf *b, size_t *len)
 		return g;
 	}
 	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
-	g = read_whole(path, len);
+	g = tw_read_whole(path, len);
 	if (*len != b->len || memcmp(g, b->data, b->len) != 0)
 		fail_msg("%s: encoding differs from the golden vector (%zu vs %zu bytes)",
 			 name, b->len, *len);
@@ -847,28 +246,28 @@ static void test_cmd_golden(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < N_CMD_CASES; i++) {
+	for (i = 0; i < tw_n_cmd_cases; i++) {
 		struct wire_cmd want, got;
 		struct wire_buf b;
 		uint16_t type;
 		size_t len, total;
 		uint8_t *g;
 
-		make_cmd(cmd_cases[i].type, &want);
+		tw_make_cmd(tw_cmd_cases[i].type, &want);
 		wire_buf_init(&b);
 		assert_int_equal(wire_encode_cmd(&b, &want), 0);
-		g = golden(cmd_cases[i].file, &b, &len);
+		g = golden(tw_cmd_cases[i].file, &b, &len);
 
 		assert_int_equal(wire_peek(g, len, &type, &total), 0);
 		assert_int_equal(type, WIRE_CMD);
 		assert_int_equal(total, len);
 		assert_int_equal(wire_decode_cmd(g, len, &got), 0);
-		assert_cmd_eq(&want, &got);
+		tw_assert_cmd_eq(&want, &got);
 		/* the decoded xl.cfg is a heap copy (ASan checks the free) */
 		if (got.cmd.type == XH_CMD_DOMAIN_ADD || got.cmd.type == XH_CMD_DOMAIN_SET)
 			assert_non_null(got.cmd.u.dom.def.xlcfg);
 		wire_cmd_free(&got);
-		assert_true(all_zero(&got, sizeof(got)));
+		assert_true(tw_all_zero(&got, sizeof(got)));
 
 		check_damage(K_CMD, g, len);
 		free(g);
@@ -887,7 +286,7 @@ static void roundtrip_cmd(const struct wire_cmd *want)
 	assert_int_equal(wire_encode_cmd(&b, want), 0);
 	assert_int_equal(decode_check(K_CMD, b.data, b.len), 0);
 	assert_int_equal(wire_decode_cmd(b.data, b.len, &got), 0);
-	assert_cmd_eq(want, &got);
+	tw_assert_cmd_eq(want, &got);
 	wire_cmd_free(&got);
 	wire_buf_free(&b);
 }
@@ -904,7 +303,7 @@ static void test_cmd_boundaries(void **state)
 	memset(big, 'x', XH_XLCFG_MAX);
 	big[XH_XLCFG_MAX] = '\0';
 
-	make_cmd(XH_CMD_DOMAIN_SET, &c);
+	tw_make_cmd(XH_CMD_DOMAIN_SET, &c);
 	d->xlcfg = NULL;
 	roundtrip_cmd(&c);
 	d->xlcfg = "";
@@ -928,7 +327,7 @@ static void test_cmd_boundaries(void **state)
 	d->priority = INT32_MAX;
 	roundtrip_cmd(&c);
 
-	make_cmd(XH_CMD_MEMBERSHIP, &c);
+	tw_make_cmd(XH_CMD_MEMBERSHIP, &c);
 	c.cmd.u.members.n = XH_MAX_HOSTS;
 	for (i = 0; i < XH_MAX_HOSTS; i++)
 		c.cmd.u.members.nodeids[i] = UINT32_MAX - i;
@@ -936,7 +335,7 @@ static void test_cmd_boundaries(void **state)
 	c.cmd.u.members.n = 0;
 	roundtrip_cmd(&c);
 
-	make_cmd(XH_CMD_EXITED, &c);
+	tw_make_cmd(XH_CMD_EXITED, &c);
 	memset(c.cmd.u.place.reason, 'r', XH_REASON_MAX - 1);
 	c.cmd.u.place.generation = UINT64_MAX;
 	c.cmd.time_ms = UINT64_MAX;
@@ -964,7 +363,7 @@ static void test_cmd_encode_rejects(void **state)
 
 	/* a failed encode leaves what the buffer held untouched */
 	wire_buf_init(&b);
-	make_cmd(XH_CMD_HELLO, &c);
+	tw_make_cmd(XH_CMD_HELLO, &c);
 	assert_int_equal(wire_encode_cmd(&b, &c), 0);
 	len0 = b.len;
 	before = malloc(len0);
@@ -979,35 +378,35 @@ static void test_cmd_encode_rejects(void **state)
 	} while (0)
 
 	for (i = 0; i < sizeof(bad_types); i++)
-		REJECT(make_cmd(XH_CMD_HELLO, &c); c.cmd.type = bad_types[i]);
+		REJECT(tw_make_cmd(XH_CMD_HELLO, &c); c.cmd.type = bad_types[i]);
 	/* names without room for their NUL */
-	REJECT(make_cmd(XH_CMD_HELLO, &c);
+	REJECT(tw_make_cmd(XH_CMD_HELLO, &c);
 	       memset(c.cmd.u.hello.name, 'a', XH_NAME_MAX));
-	REJECT(make_cmd(XH_CMD_DOMAIN_REMOVE, &c);
+	REJECT(tw_make_cmd(XH_CMD_DOMAIN_REMOVE, &c);
 	       memset(c.cmd.u.name.name, 'a', XH_NAME_MAX));
-	REJECT(make_cmd(XH_CMD_PLACE, &c);
+	REJECT(tw_make_cmd(XH_CMD_PLACE, &c);
 	       memset(c.cmd.u.place.reason, 'a', XH_REASON_MAX));
-	REJECT(make_cmd(XH_CMD_FENCE_CONFIRM, &c);
+	REJECT(tw_make_cmd(XH_CMD_FENCE_CONFIRM, &c);
 	       memset(c.cmd.u.fence.by, 'a', XH_NAME_MAX));
-	REJECT(make_cmd(XH_CMD_DOMAIN_ADD, &c);
+	REJECT(tw_make_cmd(XH_CMD_DOMAIN_ADD, &c);
 	       memset(c.cmd.u.dom.def.group, 'g', XH_NAME_MAX));
-	REJECT(make_cmd(XH_CMD_DOMAIN_ADD, &c);
+	REJECT(tw_make_cmd(XH_CMD_DOMAIN_ADD, &c);
 	       memset(c.cmd.u.dom.def.preferred[1], 'p', XH_NAME_MAX));
-	REJECT(make_cmd(XH_CMD_DOMAIN_ADD, &c); c.cmd.u.dom.def.xlcfg = big);
+	REJECT(tw_make_cmd(XH_CMD_DOMAIN_ADD, &c); c.cmd.u.dom.def.xlcfg = big);
 	/* enums, flags and counts out of range */
-	REJECT(make_cmd(XH_CMD_DOMAIN_ADD, &c);
+	REJECT(tw_make_cmd(XH_CMD_DOMAIN_ADD, &c);
 	       c.cmd.u.dom.def.restart = XH_RESTART_NEVER + 1);
-	REJECT(make_cmd(XH_CMD_DOMAIN_ADD, &c); c.cmd.u.dom.def.start = 2);
-	REJECT(make_cmd(XH_CMD_DOMAIN_ADD, &c);
+	REJECT(tw_make_cmd(XH_CMD_DOMAIN_ADD, &c); c.cmd.u.dom.def.start = 2);
+	REJECT(tw_make_cmd(XH_CMD_DOMAIN_ADD, &c);
 	       c.cmd.u.dom.def.n_preferred = XH_MAX_PREF + 1);
-	REJECT(make_cmd(XH_CMD_DOMAIN_SET, &c);
+	REJECT(tw_make_cmd(XH_CMD_DOMAIN_SET, &c);
 	       c.cmd.u.dom.def.n_avoided = XH_MAX_PREF + 1);
-	REJECT(make_cmd(XH_CMD_DOMAIN_SET, &c);
+	REJECT(tw_make_cmd(XH_CMD_DOMAIN_SET, &c);
 	       c.cmd.u.dom.mask = (uint32_t)XH_DSET_GROUP << 1);
-	REJECT(make_cmd(XH_CMD_EXITED, &c); c.cmd.u.place.crashed = 2);
-	REJECT(make_cmd(XH_CMD_HOST_FLAGS, &c); c.cmd.u.flags.standby = 2);
-	REJECT(make_cmd(XH_CMD_HOST_FLAGS, &c); c.cmd.u.flags.maintenance = 0xff);
-	REJECT(make_cmd(XH_CMD_MEMBERSHIP, &c); c.cmd.u.members.n = XH_MAX_HOSTS + 1);
+	REJECT(tw_make_cmd(XH_CMD_EXITED, &c); c.cmd.u.place.crashed = 2);
+	REJECT(tw_make_cmd(XH_CMD_HOST_FLAGS, &c); c.cmd.u.flags.standby = 2);
+	REJECT(tw_make_cmd(XH_CMD_HOST_FLAGS, &c); c.cmd.u.flags.maintenance = 0xff);
+	REJECT(tw_make_cmd(XH_CMD_MEMBERSHIP, &c); c.cmd.u.members.n = XH_MAX_HOSTS + 1);
 #undef REJECT
 
 	free(before);
@@ -1021,13 +420,13 @@ static void patched_cmd_rejected(uint8_t type, size_t off, uint8_t val)
 	struct wire_cmd c;
 	struct wire_buf b;
 
-	make_cmd(type, &c);
+	tw_make_cmd(type, &c);
 	wire_buf_init(&b);
 	assert_int_equal(wire_encode_cmd(&b, &c), 0);
 	assert_true(off < b.len);
 	assert_int_equal(decode_check(K_CMD, b.data, b.len), 0);
 	b.data[off] = val;
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_CMD, b.data, b.len), -EBADMSG);
 	wire_buf_free(&b);
 }
@@ -1048,18 +447,18 @@ static void test_cmd_decode_rejects(void **state)
 	patched_cmd_rejected(XH_CMD_EXITED, CMD_OFF_BODY + name_web1 + 12, 2);
 	/* domain add: name, xlcfg (u32 len), memory u32, priority i32, restart u8 */
 	patched_cmd_rejected(XH_CMD_DOMAIN_ADD,
-			     CMD_OFF_BODY + name_web1 + 4 + strlen(xl_web1) + 8,
+			     CMD_OFF_BODY + name_web1 + 4 + strlen(tw_xl_web1) + 8,
 			     XH_RESTART_NEVER + 1);
 	/* ... max_restarts u32, max_relocations u32, n_preferred u8 */
 	patched_cmd_rejected(XH_CMD_DOMAIN_ADD,
-			     CMD_OFF_BODY + name_web1 + 4 + strlen(xl_web1) + 17,
+			     CMD_OFF_BODY + name_web1 + 4 + strlen(tw_xl_web1) + 17,
 			     XH_MAX_PREF + 1);
 	/* domain set: an unknown mask bit (the mask is the last field) */
 	{
 		struct wire_cmd c;
 		struct wire_buf b;
 
-		make_cmd(XH_CMD_DOMAIN_SET, &c);
+		tw_make_cmd(XH_CMD_DOMAIN_SET, &c);
 		wire_buf_init(&b);
 		assert_int_equal(wire_encode_cmd(&b, &c), 0);
 		patched_cmd_rejected(XH_CMD_DOMAIN_SET, b.len - 2, 0x02);
@@ -1140,14 +539,14 @@ static void test_layout_by_hand(void **state)
 	tb_le(&t, 2048, 4);
 	tb_le(&t, 12, 4);
 	tb_le(&t, 5, 4);
-	reseal(t.b, t.n);
+	tw_reseal(t.b, t.n);
 	memset(&c, 0, sizeof(c));
 	c.req_id = 77;
 	c.cmd.type = XH_CMD_HELLO;
 	c.cmd.sender = 1;
 	c.cmd.time_ms = 1700000000000ull;
 	c.cmd.u.hello.nodeid = 3;
-	set_str(c.cmd.u.hello.name, XH_NAME_MAX, "h3");
+	tw_set_str(c.cmd.u.hello.name, XH_NAME_MAX, "h3");
 	c.cmd.u.hello.mem_total_mb = 65536;
 	c.cmd.u.hello.mem_reserved_mb = 2048;
 	c.cmd.u.hello.dom_overhead_mb = 12;
@@ -1178,7 +577,7 @@ static void test_layout_by_hand(void **state)
 	tb_str(&t, "");               /* group */
 	tb_le(&t, 1, 1);              /* start */
 	tb_le(&t, 0, 4);              /* mask */
-	reseal(t.b, t.n);
+	tw_reseal(t.b, t.n);
 	assert_int_equal(wire_decode_cmd(t.b, t.n, &c), 0);
 	assert_int_equal(c.req_id, 77);
 	assert_string_equal(c.cmd.u.dom.def.name, "vm1");
@@ -1206,7 +605,7 @@ static void test_name_lengths(void **state)
 		name[n] = '\0';
 		tb_cmd_head(&t, XH_CMD_DOMAIN_REMOVE);
 		tb_str(&t, name);
-		reseal(t.b, t.n);
+		tw_reseal(t.b, t.n);
 		if (n <= XH_NAME_MAX - 1) {
 			assert_int_equal(decode_check(K_CMD, t.b, t.n), 0);
 			assert_int_equal(wire_decode_cmd(t.b, t.n, &c), 0);
@@ -1221,7 +620,7 @@ static void test_name_lengths(void **state)
 	tb_cmd_head(&t, XH_CMD_DOMAIN_REMOVE);
 	tb_le(&t, 0xffff, 2);
 	tb_bytes(&t, "abc", 3);
-	reseal(t.b, t.n);
+	tw_reseal(t.b, t.n);
 	assert_int_equal(decode_check(K_CMD, t.b, t.n), -EBADMSG);
 	/* an xl.cfg of XH_XLCFG_MAX bytes is fine, one more is not: take a
 	 * domain-add, grow its xl.cfg by one byte and fix the length */
@@ -1234,7 +633,7 @@ static void test_name_lengths(void **state)
 		assert_non_null(big);
 		memset(big, 'x', XH_XLCFG_MAX);
 		big[XH_XLCFG_MAX] = '\0';
-		make_cmd(XH_CMD_DOMAIN_ADD, &c);
+		tw_make_cmd(XH_CMD_DOMAIN_ADD, &c);
 		c.cmd.u.dom.def.xlcfg = big;
 		wire_buf_init(&b);
 		assert_int_equal(wire_encode_cmd(&b, &c), 0);
@@ -1248,7 +647,7 @@ static void test_name_lengths(void **state)
 		assert_int_equal(f[at + 2], (XH_XLCFG_MAX >> 16) & 0xff);
 		f[at + 2] = ((XH_XLCFG_MAX + 1) >> 16) & 0xff;
 		f[at] = (XH_XLCFG_MAX + 1) & 0xff;
-		reseal(f, flen);
+		tw_reseal(f, flen);
 		assert_int_equal(decode_check(K_CMD, f, flen), -EBADMSG);
 		free(f);
 		free(big);
@@ -1268,7 +667,7 @@ static void test_header(void **state)
 	uint8_t *f;
 
 	(void)state;
-	make_offer(&o);
+	tw_make_offer(&o);
 	wire_buf_init(&b);
 	assert_int_equal(wire_encode_offer(&b, &o), 0);
 	f = b.data;
@@ -1284,7 +683,7 @@ static void test_header(void **state)
 
 	/* a decoder of another type refuses the frame */
 	assert_int_equal(wire_decode_cmd(f, b.len, &c), -EBADMSG);
-	assert_true(all_zero(&c, sizeof(c)));
+	assert_true(tw_all_zero(&c, sizeof(c)));
 
 	/* a frame whose payload would parse as another type is still refused
 	 * by the other type's decoder: an empty-membership offer is also a
@@ -1303,7 +702,7 @@ static void test_header(void **state)
 		assert_int_equal(decode_check(K_OFFER, b2.data, b2.len), 0);
 		assert_int_equal(wire_decode_chunk(b2.data, b2.len, &k2), -EBADMSG);
 		b2.data[6] = WIRE_SNAP_CHUNK;
-		reseal(b2.data, b2.len);
+		tw_reseal(b2.data, b2.len);
 		assert_int_equal(decode_check(K_CHUNK, b2.data, b2.len), 0);
 		assert_int_equal(wire_decode_offer(b2.data, b2.len, &o2), -EBADMSG);
 		wire_buf_free(&b2);
@@ -1312,24 +711,24 @@ static void test_header(void **state)
 	/* version */
 	f[4] = WIRE_VERSION + 1;
 	assert_int_equal(wire_peek(f, b.len, &type, &total), -EPROTO);
-	reseal(f, b.len);
+	tw_reseal(f, b.len);
 	assert_int_equal(decode_check(K_OFFER, f, b.len), -EPROTO);
 	f[4] = WIRE_VERSION;
 	/* magic */
 	f[0] = 'x';
-	reseal(f, b.len);
+	tw_reseal(f, b.len);
 	assert_int_equal(wire_peek(f, b.len, &type, &total), -EBADMSG);
 	assert_int_equal(decode_check(K_OFFER, f, b.len), -EBADMSG);
 	f[0] = 'X';
 	/* unknown frame types */
 	f[6] = 0;
-	reseal(f, b.len);
+	tw_reseal(f, b.len);
 	assert_int_equal(wire_peek(f, b.len, &type, &total), -EBADMSG);
 	f[6] = WIRE_SNAPSHOT + 1;
-	reseal(f, b.len);
+	tw_reseal(f, b.len);
 	assert_int_equal(wire_peek(f, b.len, &type, &total), -EBADMSG);
 	f[6] = WIRE_SYNC_OFFER;
-	reseal(f, b.len);
+	tw_reseal(f, b.len);
 	assert_int_equal(decode_check(K_OFFER, f, b.len), 0);
 	/* checksum */
 	f[12] ^= 1;
@@ -1367,9 +766,9 @@ static void test_stream(void **state)
 
 	(void)state;
 	wire_buf_init(&b);
-	make_cmd(XH_CMD_DOMAIN_ADD, &c);
-	make_offer(&o);
-	make_chunk(&k);
+	tw_make_cmd(XH_CMD_DOMAIN_ADD, &c);
+	tw_make_offer(&o);
+	tw_make_chunk(&k);
 	assert_int_equal(wire_encode_cmd(&b, &c), 0);
 	assert_int_equal(wire_encode_offer(&b, &o), 0);
 	assert_int_equal(wire_encode_chunk(&b, &k), 0);
@@ -1377,7 +776,7 @@ static void test_stream(void **state)
 	assert_int_equal(wire_peek(b.data + off, b.len - off, &type, &total), 0);
 	assert_int_equal(type, WIRE_CMD);
 	assert_int_equal(wire_decode_cmd(b.data + off, total, &got), 0);
-	assert_cmd_eq(&c, &got);
+	tw_assert_cmd_eq(&c, &got);
 	wire_cmd_free(&got);
 	/* the whole stream is not one frame */
 	assert_int_equal(wire_decode_cmd(b.data, b.len, &got), -EBADMSG);
@@ -1405,12 +804,12 @@ static void test_offer_golden(void **state)
 	uint8_t *g;
 
 	(void)state;
-	make_offer(&want);
+	tw_make_offer(&want);
 	wire_buf_init(&b);
 	assert_int_equal(wire_encode_offer(&b, &want), 0);
 	g = golden("wire_offer.bin", &b, &len);
 	assert_int_equal(wire_decode_offer(g, len, &got), 0);
-	assert_offer_eq(&want, &got);
+	tw_assert_offer_eq(&want, &got);
 	check_damage(K_OFFER, g, len);
 	free(g);
 	wire_buf_free(&b);
@@ -1424,10 +823,10 @@ static void test_offer_rejects(void **state)
 
 	(void)state;
 	wire_buf_init(&b);
-	make_offer(&o);
+	tw_make_offer(&o);
 	o.n_members = XH_MAX_HOSTS + 1;
 	assert_int_equal(wire_encode_offer(&b, &o), -EINVAL);
-	make_offer(&o);
+	tw_make_offer(&o);
 	o.members[1] = 3;     /* 1 3 3: duplicate */
 	assert_int_equal(wire_encode_offer(&b, &o), -EINVAL);
 	o.members[1] = 5;     /* 1 5 3: unsorted */
@@ -1447,15 +846,15 @@ static void test_offer_rejects(void **state)
 
 	/* decoder: swap the last two members (payload: 4+8+8+4+4, then ids) */
 	b.len = 0;
-	make_offer(&o);
+	tw_make_offer(&o);
 	assert_int_equal(wire_encode_offer(&b, &o), 0);
 	b.data[P(28 + 4)] = 3;
 	b.data[P(28 + 8)] = 2;
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_OFFER, b.data, b.len), -EBADMSG);
 	/* count above XH_MAX_HOSTS */
 	b.data[P(24)] = XH_MAX_HOSTS + 1;
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_OFFER, b.data, b.len), -EBADMSG);
 	wire_buf_free(&b);
 }
@@ -1468,12 +867,12 @@ static void test_chunk_golden(void **state)
 	uint8_t *g;
 
 	(void)state;
-	make_chunk(&want);
+	tw_make_chunk(&want);
 	wire_buf_init(&b);
 	assert_int_equal(wire_encode_chunk(&b, &want), 0);
 	g = golden("wire_chunk.bin", &b, &len);
 	assert_int_equal(wire_decode_chunk(g, len, &got), 0);
-	assert_chunk_eq(&want, &got);
+	tw_assert_chunk_eq(&want, &got);
 	/* no copy: the data is inside the frame */
 	assert_ptr_equal(got.data, g + len - want.len);
 	check_damage(K_CHUNK, g, len);
@@ -1488,26 +887,26 @@ static void test_chunk_rejects(void **state)
 
 	(void)state;
 	wire_buf_init(&b);
-	make_chunk(&k);
+	tw_make_chunk(&k);
 	k.index = k.count;
 	assert_int_equal(wire_encode_chunk(&b, &k), -EINVAL);
-	make_chunk(&k);
+	tw_make_chunk(&k);
 	k.count = 0;
 	k.index = 0;
 	assert_int_equal(wire_encode_chunk(&b, &k), -EINVAL);
-	make_chunk(&k);
+	tw_make_chunk(&k);
 	k.total_len = k.len - 1;
 	assert_int_equal(wire_encode_chunk(&b, &k), -EINVAL);
-	make_chunk(&k);
+	tw_make_chunk(&k);
 	k.data = NULL;
 	assert_int_equal(wire_encode_chunk(&b, &k), -EINVAL);
-	make_chunk(&k);
+	tw_make_chunk(&k);
 	k.total_len = WIRE_HDR_LEN + WIRE_MAX_PAYLOAD + 1;
 	assert_int_equal(wire_encode_chunk(&b, &k), -EINVAL);
 	assert_int_equal(b.len, 0);
 
 	/* an empty chunk without data is fine */
-	make_chunk(&k);
+	tw_make_chunk(&k);
 	k.len = 0;
 	k.data = NULL;
 	assert_int_equal(wire_encode_chunk(&b, &k), 0);
@@ -1517,16 +916,16 @@ static void test_chunk_rejects(void **state)
 
 	/* decoder: payload nodeid u32, round u64, index u32 at 12, count at 16 */
 	b.len = 0;
-	make_chunk(&k);
+	tw_make_chunk(&k);
 	assert_int_equal(wire_encode_chunk(&b, &k), 0);
 	b.data[P(12)] = (uint8_t)k.count;   /* index == count */
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_CHUNK, b.data, b.len), -EBADMSG);
 	/* data length claims more than is there */
 	b.len = 0;
 	assert_int_equal(wire_encode_chunk(&b, &k), 0);
 	b.data[P(24)] = (uint8_t)(k.len + 1);
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_CHUNK, b.data, b.len), -EBADMSG);
 	wire_buf_free(&b);
 }
@@ -1542,7 +941,7 @@ static void roundtrip_state(const struct xh_state *s)
 	assert_int_equal(wire_encode_snapshot(&b, s), 0);
 	assert_int_equal(decode_check(K_SNAP, b.data, b.len), 0);
 	assert_int_equal(wire_decode_snapshot(b.data, b.len, &got), 0);
-	assert_state_eq(s, &got);
+	tw_assert_state_eq(s, &got);
 	assert_int_equal(got.ev_head, 0);
 	xh_state_free(&got);
 	wire_buf_free(&b);
@@ -1556,13 +955,13 @@ static void test_snapshot_golden(void **state)
 	uint8_t *g;
 
 	(void)state;
-	make_small_state(&want);
+	tw_make_small_state(&want);
 	assert_int_equal(xh_state_check(&want, NULL, 0), 0);
 	wire_buf_init(&b);
 	assert_int_equal(wire_encode_snapshot(&b, &want), 0);
 	g = golden("wire_snapshot_small.bin", &b, &len);
 	assert_int_equal(wire_decode_snapshot(g, len, &got), 0);
-	assert_state_eq(&want, &got);
+	tw_assert_state_eq(&want, &got);
 	assert_int_equal(got.ev_head, 0);
 	xh_state_free(&got);
 	check_damage(K_SNAP, g, len);
@@ -1581,7 +980,7 @@ static void test_snapshot_roundtrip(void **state)
 	roundtrip_state(&s);
 	xh_state_free(&s);
 	/* 3 hosts + 20 domains + a wrapped ring */
-	make_medium_state(&s);
+	tw_make_medium_state(&s);
 	assert_int_equal(xh_state_check(&s, NULL, 0), 0);
 	roundtrip_state(&s);
 	/* a ring filled exactly, head at 0 */
@@ -1611,18 +1010,18 @@ static void test_snapshot_rejects(void **state)
 
 	(void)state;
 	/* unsorted domains */
-	make_small_state(&s);
+	tw_make_small_state(&s);
 	tmp = s.domains[0];
 	s.domains[0] = s.domains[1];
 	s.domains[1] = tmp;
 	snapshot_rejected(&s);
 	/* duplicate domain names */
-	set_str(s.domains[0].name, XH_NAME_MAX, s.domains[1].name);
+	tw_set_str(s.domains[0].name, XH_NAME_MAX, s.domains[1].name);
 	snapshot_rejected(&s);
 	xh_state_free(&s);
 
 	/* unsorted hosts */
-	make_small_state(&s);
+	tw_make_small_state(&s);
 	htmp = s.hosts[0];
 	s.hosts[0] = s.hosts[1];
 	s.hosts[1] = htmp;
@@ -1631,7 +1030,7 @@ static void test_snapshot_rejects(void **state)
 
 	/* well-formed but refused by xh_state_check: a running domain
 	 * without an owner, a member that is fenced, an unknown owner */
-	make_small_state(&s);
+	tw_make_small_state(&s);
 	s.domains[0].owner = 0;
 	snapshot_rejected(&s);
 	s.domains[0].owner = 99;
@@ -1674,22 +1073,22 @@ static void test_snapshot_rejects(void **state)
 	 * n_hosts u32, then host 0: nodeid u32, name "h1" (2+2), mem u64,
 	 * reserved u32, overhead u32, member u8 at 49 ... fence u8 at 52 */
 	b.data[P(16)] = 2;
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
 	b.data[P(16)] = 1;
 	b.data[P(49)] = 2;
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
 	b.data[P(49)] = 1;
 	b.data[P(52)] = XH_FENCE_CONFIRMED + 1;
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
 	b.data[P(52)] = XH_FENCE_NONE;
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_SNAP, b.data, b.len), 0);
 	/* n_hosts above XH_MAX_HOSTS */
 	b.data[P(21)] = XH_MAX_HOSTS + 1;
-	reseal(b.data, b.len);
+	tw_reseal(b.data, b.len);
 	assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
 	wire_buf_free(&b);
 	xh_state_free(&s);
@@ -1700,7 +1099,7 @@ static void test_snapshot_rejects(void **state)
 		size_t ev_bytes = 0, at;
 		uint32_t i;
 
-		make_small_state(&s);
+		tw_make_small_state(&s);
 		wire_buf_init(&b);
 		assert_int_equal(wire_encode_snapshot(&b, &s), 0);
 		for (i = 0; i < s.ev_count; i++) {
@@ -1712,30 +1111,30 @@ static void test_snapshot_rejects(void **state)
 		at = b.len - ev_bytes - 16;             /* ev_cap */
 		assert_int_equal(b.data[at], s.ev_cap);
 		b.data[at] = 0;                          /* no ring */
-		reseal(b.data, b.len);
+		tw_reseal(b.data, b.len);
 		assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
 		b.data[at] = (uint8_t)(s.ev_count - 1);  /* count > cap */
-		reseal(b.data, b.len);
+		tw_reseal(b.data, b.len);
 		assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
 		b.data[at] = (uint8_t)((WIRE_HISTORY_MAX + 1) & 0xff);
 		b.data[at + 1] = (uint8_t)((WIRE_HISTORY_MAX + 1) >> 8);
 		b.data[at + 2] = (uint8_t)((WIRE_HISTORY_MAX + 1) >> 16);
-		reseal(b.data, b.len);
+		tw_reseal(b.data, b.len);
 		assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
 		b.data[at] = (uint8_t)s.ev_cap;
 		b.data[at + 1] = 0;
 		b.data[at + 2] = 0;
-		reseal(b.data, b.len);
+		tw_reseal(b.data, b.len);
 		assert_int_equal(decode_check(K_SNAP, b.data, b.len), 0);
 		/* the last event's type: text, domain, nodeid follow it */
 		at = b.len - (2 + strlen(xh_state_event(&s, s.ev_count - 1)->text)) -
 		     (2 + strlen(xh_state_event(&s, s.ev_count - 1)->domain)) - 4 - 1;
 		assert_int_equal(b.data[at], xh_state_event(&s, s.ev_count - 1)->type);
 		b.data[at] = 0;
-		reseal(b.data, b.len);
+		tw_reseal(b.data, b.len);
 		assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
 		b.data[at] = XH_EV_REJECTED + 1;
-		reseal(b.data, b.len);
+		tw_reseal(b.data, b.len);
 		assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
 		wire_buf_free(&b);
 		xh_state_free(&s);
@@ -1777,8 +1176,8 @@ static void test_snapshot_speed(void **state)
 
 	(void)state;
 	assert_int_equal(xh_state_init(&s, 0), 0);
-	add_host(&s, 1, "h1", true, XH_FENCE_NONE);
-	add_host(&s, 2, "h2", true, XH_FENCE_NONE);
+	tw_add_host(&s, 1, "h1", true, XH_FENCE_NONE);
+	tw_add_host(&s, 2, "h2", true, XH_FENCE_NONE);
 	s.expected_votes = 2;
 	s.quorate = true;
 	memset(xl, '#', 200);
@@ -1786,13 +1185,13 @@ static void test_snapshot_speed(void **state)
 	for (i = 0; i < 5000; i++) {
 		snprintf(name, sizeof(name), "vm%05u", i);
 		memcpy(xl, name, strlen(name));
-		d = add_domain(&s, name, xl);
+		d = tw_add_domain(&s, name, xl);
 		assert_int_equal(strlen(d->xlcfg), 200);
 		d->target = XH_TARGET_STARTED;
-		place(d, XH_DS_RUNNING, 1 + i % 2, 1 + i % 2, 1 + i, "");
+		tw_place(d, XH_DS_RUNNING, 1 + i % 2, 1 + i % 2, 1 + i, "");
 	}
 	for (i = 0; i < 1500; i++)
-		add_event(&s, XH_EV_DOMAIN_STATE, 1, "vm00001",
+		tw_add_event(&s, XH_EV_DOMAIN_STATE, 1, "vm00001",
 			  "starting => running (host h1)");
 
 	for (run = 0; run < 3; run++) {
@@ -1804,7 +1203,7 @@ static void test_snapshot_speed(void **state)
 		if (ms < best)
 			best = ms;
 		assert_int_equal(got.n_domains, 5000);
-		assert_state_eq(&s, &got);
+		tw_assert_state_eq(&s, &got);
 		xh_state_free(&got);
 		wire_buf_free(&b);
 	}
@@ -1829,23 +1228,23 @@ static void test_mutations(void **state)
 
 	(void)state;
 	wire_buf_init(&b);
-	for (i = 0; i < N_CMD_CASES; i++) {
+	for (i = 0; i < tw_n_cmd_cases; i++) {
 		b.len = 0;
-		make_cmd(cmd_cases[i].type, &c);
+		tw_make_cmd(tw_cmd_cases[i].type, &c);
 		assert_int_equal(wire_encode_cmd(&b, &c), 0);
 		accepted += mutate(K_CMD, b.data, b.len, rounds);
 		tried += rounds;
 	}
 	b.len = 0;
-	make_offer(&o);
+	tw_make_offer(&o);
 	assert_int_equal(wire_encode_offer(&b, &o), 0);
 	accepted += mutate(K_OFFER, b.data, b.len, rounds);
 	b.len = 0;
-	make_chunk(&k);
+	tw_make_chunk(&k);
 	assert_int_equal(wire_encode_chunk(&b, &k), 0);
 	accepted += mutate(K_CHUNK, b.data, b.len, rounds);
 	b.len = 0;
-	make_small_state(&s);
+	tw_make_small_state(&s);
 	assert_int_equal(wire_encode_snapshot(&b, &s), 0);
 	accepted += mutate(K_SNAP, b.data, b.len, 4 * rounds);
 	xh_state_free(&s);
