@@ -53,6 +53,11 @@ void sched_plan_free(struct sched_plan *p);
  * !s->quorate.  Never places a domain that has an owner (enum
  * xh_dom_state), i.e. whose last host is neither confirmed fenced nor
  * confirmed to have stopped it.
+ * out must have been set up with sched_plan_init(); its previous contents
+ * are discarded (buffers are reused).  STOP actions come first, then PLACE
+ * actions in placement order (priority, memory, name); unplaced domains
+ * are listed with the reason.  in may be NULL (no what-if).  The rules are
+ * stated above sched_compute in sched.c and in docs/scheduler.md.
  */
 int sched_compute(const struct xh_state *s, const struct sched_input *in,
 		  struct sched_plan *out);

@@ -253,12 +253,32 @@ int xh_state_copy(struct xh_state *dst, const struct xh_state *src);
  * delivered, seq and qseq advance either way so every node agrees) and
  * fills res->reason.  res may be NULL.
  * Always asserts the invariants (xh_state_check) after applying: a
- * violation aborts the process, it is never ignored.
+ * violation aborts the process, it is never ignored.  (For commands that
+ * touch one domain only that domain and its neighbours' order are
+ * re-checked, which keeps apply O(log n); see state.c.)
+ *
+ * Rejections: -ENOENT unknown domain or host; -EEXIST name taken;
+ * -EINVAL invalid definition, field or transition; -ENOSPC table full;
+ * -EBUSY domain has an owner (PLACE, DOMAIN_REMOVE), host in standby or
+ * maintenance (PLACE), fence confirm of a member; -EAGAIN no quorum
+ * (PLACE); -ESTALE generation or reporting host does not match the
+ * placement; -EHOSTDOWN target host not a member or fenced (PLACE), or a
+ * non-member reclaiming a LOST domain; -EALREADY repeated report or fence
+ * confirm; -ENOMEM out of memory.
  */
 int xh_state_apply(struct xh_state *s, const struct xh_cmd *c,
 		   struct xh_apply_result *res);
 
-/* Check every invariant; returns 0 or -EPROTO with a message in why. */
+/*
+ * Check every invariant; returns 0 or -EPROTO with a message in why.
+ * Invariants: hosts strictly sorted by node id (> 0), valid unique names,
+ * fence in range, a member is never pending or confirmed fenced; domains
+ * strictly sorted by name (so at most one placement per domain), enums and
+ * counts in range, owner != 0 iff xh_dom_state_has_owner(state), owner and
+ * last_owner known hosts or 0, an owner is never confirmed fenced; history
+ * ring bounds (ev_count <= ev_cap, ev_head < ev_cap, ev_cap > 0); qseq <=
+ * seq.  O(n) in the number of domains.
+ */
 int xh_state_check(const struct xh_state *s, char *why, size_t whylen);
 
 /* Lookups (NULL if absent). */
