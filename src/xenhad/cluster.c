@@ -145,9 +145,8 @@ static void log_new_events(struct xd *d, uint64_t from_seq)
 		if (e->seq < from_seq)
 			continue;
 		h = e->nodeid ? xh_state_host(&d->st, e->nodeid) : NULL;
-		if (e->domain[0])
-			qb_log(LOG_NOTICE, "domain %s: %s%s%s", e->domain, e->text,
-			       h ? " host=" : "", h ? h->name : "");
+		if (e->type == XH_EV_DOMAIN_STATE)
+			qb_log(LOG_NOTICE, "domain %s: %s", e->domain, e->text);
 		else
 			qb_log(LOG_NOTICE, "%s: %s%s%s", xh_event_type_str(e->type), e->text,
 			       h ? " host=" : "", h ? h->name : "");

@@ -49,6 +49,14 @@ static void reply(qb_ipcs_connection_t *c, int rc, const char *error, struct jso
 		json_object_object_add(o, "data", data);
 	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	len = strlen(txt);
+	if (sizeof(h) + len > XH_IPC_MAX_MSG && rc == 0) {
+		/* never leave the client waiting for an answer that cannot be sent */
+		qb_log(LOG_WARNING, "ipc answer too large bytes=%zu max=%u", len, XH_IPC_MAX_MSG);
+		json_object_put(o);
+		reply(c, -EMSGSIZE, "the answer is larger than the IPC limit; ask for less "
+		      "(e.g. hactl domains NAME, hactl history -n N)", NULL);
+		return;
+	}
 	memset(&h, 0, sizeof(h));
 	h.id = XH_IPC_RESPONSE;
 	h.size = (int32_t)(sizeof(h) + len);

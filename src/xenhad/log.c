@@ -45,7 +45,7 @@ int xd_log_init(const struct xh_config *cfg, bool foreground, bool debug, const 
 			fprintf(stderr, "xenhad: cannot open log file %s: %s\n", path, strerror(-t));
 			return t;
 		}
-		qb_log_format_set(t, "%t.%T %N[%P] %p: %b");
+		qb_log_format_set(t, "%T %N[%P] %p: %b");
 		qb_log_filter_ctl(t, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", prio);
 		qb_log_ctl(t, QB_LOG_CONF_ENABLED, QB_TRUE);
 	}

@@ -103,6 +103,19 @@ static const struct rec_action *find(const struct rec_action *a, uint32_t n, con
 	return NULL;
 }
 
+/* like find(), but a missing action fails the test (never returns NULL) */
+static const struct rec_action *must_find(const struct rec_action *a, uint32_t n, const char *name)
+{
+	static const struct rec_action none;
+	const struct rec_action *x = find(a, n, name);
+
+	if (!x) {
+		fail_msg("no action for %s", name);
+		return &none;
+	}
+	return x;
+}
+
 static void local(struct rec_local *l, const char *name, uint64_t gen)
 {
 	memset(l, 0, sizeof(*l));
@@ -140,15 +153,12 @@ static void test_start_report_stop(void **st)
 	local(&l[0], "s", 3);
 	in.n_local = 1;
 	assert_int_equal(rec_compute(&s, &in, a, 16, &n), 0);
-	x = find(a, n, "a");
-	assert_non_null(x);
+	x = must_find(a, n, "a");
 	assert_int_equal(x->type, REC_START);
 	assert_int_equal(x->generation, xh_state_domain(&s, "a")->generation);
-	x = find(a, n, "b");
-	assert_non_null(x);
+	x = must_find(a, n, "b");
 	assert_int_equal(x->type, REC_REPORT_EXITED);
-	x = find(a, n, "s");
-	assert_non_null(x);
+	x = must_find(a, n, "s");
 	assert_int_equal(x->type, REC_SHUTDOWN);
 	assert_null(find(a, n, "c"));  /* not ours */
 	xh_state_free(&s);
@@ -193,11 +203,9 @@ static void test_destroy_foreign_copy(void **st)
 	local(&l[0], "c", 2);        /* placed on 2, runs on 3 too */
 	local(&l[1], "nobody", 1);   /* unknown to the cluster */
 	assert_int_equal(rec_compute(&s, &in, a, 16, &n), 0);
-	x = find(a, n, "c");
-	assert_non_null(x);
+	x = must_find(a, n, "c");
 	assert_int_equal(x->type, REC_DESTROY);
-	x = find(a, n, "nobody");
-	assert_non_null(x);
+	x = must_find(a, n, "nobody");
 	assert_int_equal(x->type, REC_UNKNOWN);
 	xh_state_free(&s);
 }
@@ -252,11 +260,9 @@ static void test_rejoin_reclaims(void **st)
 	assert_int_equal(xh_state_domain(&s, "c")->state, XH_DS_LOST);
 	local(&l[0], "c", xh_state_domain(&s, "c")->generation);
 	assert_int_equal(rec_compute(&s, &in, a, 16, &n), 0);
-	x = find(a, n, "c");
-	assert_non_null(x);
+	x = must_find(a, n, "c");
 	assert_int_equal(x->type, REC_REPORT_STARTED);
-	x = find(a, n, "d");
-	assert_non_null(x);
+	x = must_find(a, n, "d");
 	assert_int_equal(x->type, REC_REPORT_EXITED);
 	xh_state_free(&s);
 }
