@@ -927,6 +927,11 @@ static void test_lost_reclaim(void **st)
 	/* not a member: it cannot reclaim */
 	assert_int_equal(placement(&s, XH_CMD_STARTED, "a", 3, ga, 0, &r), -EHOSTDOWN);
 	assert_int_equal(dom(&s, "a")->state, XH_DS_LOST);
+	/* a lost domain cannot be asked to stop or fail to start */
+	assert_int_equal(placement(&s, XH_CMD_STOP, "a", 3, ga, 0, &r), -EINVAL);
+	assert_int_equal(placement(&s, XH_CMD_START_FAILED, "a", 3, ga, 0, &r), -EINVAL);
+	assert_string_equal(r.reason, "domain a is lost; start-failed does not apply");
+	assert_int_equal(dom(&s, "a")->state, XH_DS_LOST);
 
 	assert_int_equal(members(&s, 3, 1u, 2u, 3u), 0);
 	assert_int_equal(xh_state_host(&s, 3)->fence, XH_FENCE_NONE);
