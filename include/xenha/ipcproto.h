@@ -15,7 +15,7 @@
 #define XH_IPC_NAME "xenha"
 #define XH_IPC_REQUEST 1
 #define XH_IPC_RESPONSE 2
-#define XH_IPC_MAX_MSG (8u << 20)
+#define XH_IPC_MAX_MSG (1u << 20)
 
 enum ipc_op {
 	IPC_OP_STATUS = 1,
@@ -49,5 +49,30 @@ int ipc_req_encode(const struct ipc_req *r, char **out);
 void ipc_req_free(struct ipc_req *r);
 const char *ipc_op_str(uint8_t op);
 int ipc_op_parse(const char *s, uint8_t *out);
+
+/*
+ * Responses.  Encoding is for the server, decoding for clients; both are
+ * pure.  ipc_resp_encode() borrows data (takes its own reference) and
+ * writes {"rc":rc,"error":error,"data":data}: "error" only when rc != 0
+ * (a NULL error is written as ""), "data" only when data is not NULL.
+ * *out malloc'd, NUL-terminated.  0 or -errno.
+ */
+struct json_object;
+#define XH_IPC_ERROR_MAX 256
+
+struct ipc_resp {
+	int rc;                       /* 0 or -errno reported by the daemon */
+	char error[XH_IPC_ERROR_MAX]; /* daemon's reason ("" if none); truncated */
+	struct json_object *data;     /* owned (ipc_resp_free); NULL if absent or null */
+};
+
+int ipc_resp_encode(int rc, const char *error, struct json_object *data,
+		    char **out);
+/* Decode a response: "rc" required (integer in [-4095, 0]); "error"
+ * string and "data" object or null optional; other keys ignored (the
+ * daemon is trusted and may add some).  0 or -EINVAL with err. */
+int ipc_resp_decode(const char *json, size_t len, struct ipc_resp *out,
+		    char *err, size_t errlen);
+void ipc_resp_free(struct ipc_resp *r);
 
 #endif
