@@ -368,6 +368,21 @@ static int call_once(const struct opts *o, const struct ipc_req *req,
 	return st;
 }
 
+/* The command words the operator typed for an op. */
+static const char *op_words(uint8_t op)
+{
+	switch (op) {
+	case IPC_OP_DOMAIN_ADD: return "domain add";
+	case IPC_OP_DOMAIN_SET: return "domain set";
+	case IPC_OP_DOMAIN_REMOVE: return "domain remove";
+	case IPC_OP_DOMAIN_START: return "domain start";
+	case IPC_OP_DOMAIN_STOP: return "domain stop";
+	case IPC_OP_FENCE_CONFIRM: return "fence confirm";
+	case IPC_OP_NODE_FLAGS: return "node";
+	default: return ipc_op_str(op);
+	}
+}
+
 /* Report a refusal: "hactl: domain start web1: <reason>". */
 static int report_refusal(const struct ipc_req *req, const struct ipc_resp *resp)
 {
@@ -376,10 +391,10 @@ static int report_refusal(const struct ipc_req *req, const struct ipc_resp *resp
 	int st = hactl_exit_for_rc(resp->rc);
 
 	if (req->name[0] != '\0')
-		fprintf(stderr, "hactl: %s %s: %s\n", ipc_op_str(req->op),
+		fprintf(stderr, "hactl: %s %s: %s\n", op_words(req->op),
 			req->name, why);
 	else
-		fprintf(stderr, "hactl: %s: %s\n", ipc_op_str(req->op), why);
+		fprintf(stderr, "hactl: %s: %s\n", op_words(req->op), why);
 	if (st == HACTL_EXIT_NOTREADY)
 		fputs("hactl: the cluster is not ready (no quorum, or this node's "
 		      "state is not synchronised yet)\n", stderr);

@@ -188,6 +188,7 @@ req_is "domain stop request" '{"op":"domain-stop","name":"db"}'
 expect_rc 0 "domain remove" domain remove db
 req_is "domain remove request" '{"op":"domain-remove","name":"db"}'
 expect_rc 5 "domain start of an unknown domain" domain start nope
+check "refusal names the command and the domain" grep -q '^hactl: domain start nope: no such domain: nope$' "$T/err"
 expect_rc 6 "no quorum" domain stop noquorum
 check "no quorum: reason" grep -q 'no quorum' "$T/err"
 expect_rc 1 "malformed response" domain start bad
@@ -207,7 +208,7 @@ expect_rc 5 "node of an unknown host" node standby h9
 
 # --------------------------------------------------------------- fence
 expect_rc 1 "fence confirm of a member is refused" fence confirm h1 --yes
-check "refusal reason" grep -q '^hactl: fence-confirm h1: host h1 is a cluster member$' "$T/err"
+check "refusal reason" grep -q '^hactl: fence confirm h1: host h1 is a cluster member$' "$T/err"
 expect_rc 5 "fence confirm of an unknown host" fence confirm h9 --yes
 lines=$(wc -l <"$T/log")
 # setsid: no controlling terminal, as under cron or a test harness
