@@ -41,10 +41,24 @@ struct ipc_req {
 	int8_t standby, maintenance;      /* node-flags: -1 unchanged, 0, 1 */
 };
 
-/* Decode a request; 0 or -EINVAL with err.  Free with ipc_req_free(). */
+/*
+ * Decode a request; 0, -EINVAL with a message in err (err may be NULL), or
+ * -ENOMEM.  Strict: unknown keys, wrong types, out-of-range numbers,
+ * missing required fields, names that do not fit XH_NAME_MAX or hold
+ * control characters, an xl.cfg over XH_XLCFG_MAX, invalid UTF-8 and
+ * trailing data are all refused.  domain-add: absent fields take the
+ * defaults of xh_domain_def_init() and the whole definition must pass
+ * xh_domain_def_check(); out->name is the domain's name.  domain-set:
+ * out->mask holds one bit per key present in "def", and out->def.name is
+ * out->name.  node-flags: absent flags are -1.  On failure *out is empty.
+ * Free with ipc_req_free() (also safe after a failure).
+ */
 int ipc_req_decode(const char *json, size_t len, struct ipc_req *out,
 		   char *err, size_t errlen);
-/* Encode a request as JSON; *out malloc'd NUL-terminated. 0 or -errno. */
+/* Encode a request as JSON; *out malloc'd NUL-terminated.  0, -EINVAL
+ * (unknown op, missing name, empty domain-set mask, node-flags without a
+ * flag, unterminated strings) or -ENOMEM.  domain-add carries the whole
+ * definition, domain-set only the fields in mask. */
 int ipc_req_encode(const struct ipc_req *r, char **out);
 void ipc_req_free(struct ipc_req *r);
 const char *ipc_op_str(uint8_t op);
