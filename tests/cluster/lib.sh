@@ -114,11 +114,31 @@ _xh_us() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000000 }'; }
 # microseconds -> seconds with 3 decimals
 _xh_fmt_us() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000000 }'; }
 
-# true while $1 is a live (non-zombie) process
+# true while $1 is a live (non-zombie) process (no fork: called in loops)
 _xh_alive() {
 	local st
-	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	{ read -r st < "/proc/$1/stat"; } 2>/dev/null || return 1
+	st=${st##*) }           # the state follows "(comm) "; comm may hold spaces
+	st=${st%% *}
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# the value after --name in the command line of PID $1 (no fork)
+_xh_simname() {
+	local -a args
+	local k
+	{ mapfile -d '' args < "/proc/$1/cmdline"; } 2>/dev/null || return 1
+	for ((k = 0; k + 1 < ${#args[@]}; k++)); do
+		[ "${args[k]}" = --name ] && { echo "${args[k + 1]}"; return 0; }
+	done
+	return 1
+}
+
+# true if PID $1 is a live xenha-simdom
+_xh_is_simdom() {
+	local comm
+	{ read -r comm < "/proc/$1/comm"; } 2>/dev/null || return 1
+	[ "$comm" = xenha-simdom ] && _xh_alive "$1"
 }
 
 _xh_cmdline() { tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null; }
@@ -140,7 +160,7 @@ _xh_wait_gone() { # PID [tenths of a second, default 100]
 xh_prereq() {
 	local c missing=""
 	[ "$(id -u)" = 0 ] || { xh_err "must run as root (namespaces, mounts)"; return 1; }
-	for c in ip corosync corosync-quorumtool jq setpriv setsid mountpoint timeout awk; do
+	for c in ip corosync corosync-quorumtool jq setpriv setsid mountpoint timeout flock awk; do
 		command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
 	done
 	if [ -n "$missing" ]; then
@@ -160,6 +180,46 @@ xh_prereq() {
 	getent group haclient >/dev/null || groupadd --system haclient || return 1
 	# mount points for the per-host binds (empty directories in the root fs)
 	mkdir -p /var/lib/corosync /var/log/corosync /var/lib/xenha /var/log/xenha || return 1
+}
+
+# ------------------------------------------------------------------ lock
+
+# A test run (run.sh, or a case run on its own) holds a lock per prefix for
+# its whole duration, so two runs with the same XH_PREFIX never tear down
+# each other's cluster; `up`, `net` and `down` refuse to touch a cluster
+# whose lock another run holds.  (A cluster made by hand with xcluster holds
+# no lock: a test run with the same prefix replaces it.  Use your own
+# XH_PREFIX for clusters you keep.)
+XH_LOCKFILE=${XH_LOCKFILE:-/run/xenha-cluster-$XH_PREFIX.lock}
+
+xh_lock() {
+	[ "${XH_LOCK_HELD:-}" = "$XH_PREFIX" ] && return 0
+	exec {XH_LOCK_FD}>>"$XH_LOCKFILE" || return 1
+	if ! flock -n "$XH_LOCK_FD"; then
+		xh_err "cluster $XH_PREFIX is in use by another test run ($(cat "$XH_LOCKFILE" 2>/dev/null)); set XH_PREFIX to run beside it"
+		exec {XH_LOCK_FD}>&-
+		unset XH_LOCK_FD
+		return 1
+	fi
+	echo "pid $$ since $(date +%T)" > "$XH_LOCKFILE"
+	export XH_LOCK_HELD=$XH_PREFIX XH_LOCK_FD
+}
+
+_xh_check_lock() {
+	[ "${XH_LOCK_HELD:-}" = "$XH_PREFIX" ] && return 0
+	[ -e "$XH_LOCKFILE" ] || return 0
+	flock -n "$XH_LOCKFILE" true && return 0
+	xh_err "a test run holds cluster $XH_PREFIX ($(cat "$XH_LOCKFILE" 2>/dev/null)); not touching it"
+	return 1
+}
+
+# run CMD without the lock's file descriptor (daemons must not inherit it)
+_xh_nolock() {
+	if [ -n "${XH_LOCK_FD:-}" ]; then
+		"$@" {XH_LOCK_FD}>&-
+	else
+		"$@"
+	fi
 }
 
 # --------------------------------------------------------------- configs
@@ -236,6 +296,7 @@ xh_net_up() { # N
 	case $n in '' | *[!0-9]*) xh_err "usage: net N"; return 2 ;; esac
 	[ "$n" -ge 1 ] && [ "$n" -le 32 ] || { xh_err "N must be 1..32"; return 2; }
 	_xh_checkdir || return 1
+	_xh_check_lock || return 3
 	if [ -e "/run/netns/$XH_SW" ] || { [ -d "$XH_DIR/h1" ] && ! [ -e "$XH_DIR/kept" ]; }; then
 		xh_err "cluster $XH_PREFIX exists - run down first"
 		return 3
@@ -333,7 +394,7 @@ xh_exec() { # I CMD...
 	_xh_host_ok "$1" || return 1
 	_xh_hostcmd "$1"
 	shift
-	"${XH_HOSTCMD[@]}" "$@"
+	_xh_nolock "${XH_HOSTCMD[@]}" "$@"
 }
 
 # Like xh_exec but replaces the calling (sub)shell: `( _xh_exec_replace I CMD ) &`
@@ -341,6 +402,7 @@ xh_exec() { # I CMD...
 _xh_exec_replace() { # I CMD...
 	_xh_hostcmd "$1"
 	shift
+	[ -z "${XH_LOCK_FD:-}" ] || exec {XH_LOCK_FD}>&-
 	exec "${XH_HOSTCMD[@]}" "$@"
 }
 
@@ -439,7 +501,7 @@ xh_hactl() { # I ARGS...
 	_xh_host_ok "$1" || return 1
 	_xh_hostcmd "$1"
 	shift
-	timeout -k 2 "$XH_HACTL_TIMEOUT" "${XH_HOSTCMD[@]}" "$XH_HACTL" "$@" </dev/null
+	_xh_nolock timeout -k 2 "$XH_HACTL_TIMEOUT" "${XH_HOSTCMD[@]}" "$XH_HACTL" "$@" </dev/null
 }
 
 # ---------------------------------------------------------- power, host
@@ -588,6 +650,7 @@ _xh_corosync_all() { # N
 xh_down() {
 	local pf pid pids="" ns nss
 	_xh_checkdir || return 1
+	_xh_check_lock || return 1
 	for pf in "$XH_DIR"/h*/xenhad.xhpid "$XH_DIR"/h*/corosync.xhpid; do
 		[ -e "$pf" ] || continue
 		pid=$(cat "$pf")
@@ -642,17 +705,21 @@ xh_oracle() {
 }
 
 # Every live sim domain process in our host namespaces: "I PID NAME" lines.
-# Ground truth: the processes themselves, not the pid files.
+# Ground truth: the processes themselves, not the pid files.  One pass over
+# /proc without forks (it runs in polling loops): a process is in host I
+# if its /proc/PID/ns/net is the same file as /run/netns/PREFIX-hI.
 xh_sim_procs() {
-	local i pid name
-	for i in $(_xh_hosts); do
-		for pid in $(ip netns pids "$(_xh_ns "$i")" 2>/dev/null); do
-			[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = xenha-simdom ] || continue
-			_xh_alive "$pid" || continue
-			name=$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null |
-				awk 'f { print; exit } $0 == "--name" { f = 1 }')
-			echo "$i $pid ${name:-?}"
+	local d pid i n name
+	n=$(_xh_nhosts)
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		_xh_is_simdom "$pid" || continue
+		for ((i = 1; i <= n; i++)); do
+			[ "$d/ns/net" -ef "/run/netns/$XH_PREFIX-h$i" ] && break
 		done
+		[ "$i" -le "$n" ] || continue
+		name=$(_xh_simname "$pid") || name="?"
+		echo "$i $pid $name"
 	done
 }
 
@@ -660,12 +727,10 @@ xh_sim_procs() {
 # process is alive and is the sim domain NAME.
 xh_simpid() { # I NAME
 	local pf=$XH_DIR/h$1/run/xenha/sim/$2.pid pid
-	[ -s "$pf" ] || return 1
-	read -r pid _ < "$pf" || return 1
+	{ read -r pid _ < "$pf"; } 2>/dev/null || return 1
 	case $pid in '' | *[!0-9]*) return 1 ;; esac
-	_xh_alive "$pid" || return 1
-	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = xenha-simdom ] || return 1
-	tr '\0' '\n' < "/proc/$pid/cmdline" | awk -v n="$2" 'f { exit !($0 == n) } $0 == "--name" { f = 1 } END { if (!f) exit 1 }' || return 1
+	_xh_is_simdom "$pid" || return 1
+	[ "$(_xh_simname "$pid")" = "$2" ] || return 1
 	echo "$pid"
 }
 
@@ -716,6 +781,7 @@ xh_case() { # NAME
 	XH_CASE=$1
 	XH_CASE_DONE=0
 	XH_T0_US=${EPOCHREALTIME/[.,]/}
+	xh_lock || { echo "FAIL $XH_CASE: cluster $XH_PREFIX is busy"; exit 1; }
 	trap _xh_case_exit EXIT
 	trap 'exit 130' INT TERM HUP
 	xh_down >/dev/null 2>&1

@@ -33,8 +33,11 @@ else
 	done
 fi
 
+# one run per prefix at a time (the cases inherit the lock)
+. "$here/lib.sh"
+xh_lock "run.sh" || exit 1
 # a stale cluster of an interrupted run must not break the first case
-"$here/xcluster" down >/dev/null 2>&1
+xh_down >/dev/null 2>&1
 
 pass=0
 fail=0
