@@ -23,6 +23,8 @@
 
 #define XD_GROUP "xenha"
 #define XD_CHUNK (256u * 1024u)
+#define XD_BATCH_FRAMES 64
+#define XD_BATCH_BYTES (64u * 1024u)
 
 struct xd_buffered {
 	struct xd_buffered *next;
@@ -66,23 +68,38 @@ static void outq_timer_cb(void *arg);
 static int outq_flush(struct xd *d)
 {
 	while (d->outq_head) {
+		struct iovec iov[XD_BATCH_FRAMES];
 		struct xd_outq *q = d->outq_head;
-		struct iovec iov = { .iov_base = q->data, .iov_len = q->len };
-		cs_error_t err = cpg_mcast_joined(d->cpg, CPG_TYPE_AGREED, &iov, 1);
+		size_t bytes = 0;
+		unsigned n = 0;
+		cs_error_t err;
 
+		/* several queued frames go out as one CPG message (receivers
+		 * split them again), up to XD_BATCH_BYTES */
+		while (q && n < XD_BATCH_FRAMES && (n == 0 || bytes + q->len <= XD_BATCH_BYTES)) {
+			iov[n].iov_base = q->data;
+			iov[n].iov_len = q->len;
+			bytes += q->len;
+			n++;
+			q = q->next;
+		}
+		err = cpg_mcast_joined(d->cpg, CPG_TYPE_AGREED, iov, n);
 		if (err == CS_ERR_TRY_AGAIN) {
 			qb_loop_timer_add(d->loop, QB_LOOP_HIGH, 5 * QB_TIME_NS_IN_MSEC, d,
 					  outq_timer_cb, &d->outq_timer);
 			return -EAGAIN;
 		}
 		if (err != CS_OK)
-			qb_log(LOG_ERR, "cpg_mcast_joined failed err=%d bytes=%zu; message dropped",
-			       err, q->len);
-		d->outq_head = q->next;
+			qb_log(LOG_ERR, "cpg_mcast_joined failed err=%d frames=%u bytes=%zu; dropped",
+			       err, n, bytes);
+		while (n-- > 0) {
+			q = d->outq_head;
+			d->outq_head = q->next;
+			d->outq_len--;
+			free(q);
+		}
 		if (!d->outq_head)
 			d->outq_tail = NULL;
-		d->outq_len--;
-		free(q);
 	}
 	return 0;
 }
@@ -90,6 +107,16 @@ static int outq_flush(struct xd *d)
 static void outq_timer_cb(void *arg)
 {
 	outq_flush(arg);
+}
+
+/* Sends are flushed at the end of the current loop iteration, so the
+ * commands produced while handling one event leave as one message. */
+static void outq_job(void *arg)
+{
+	struct xd *d = arg;
+
+	d->outq_flush_queued = false;
+	outq_flush(d);
 }
 
 static int send_frame(struct xd *d, const uint8_t *p, size_t len)
@@ -107,8 +134,9 @@ static int send_frame(struct xd *d, const uint8_t *p, size_t len)
 		d->outq_head = q;
 	d->outq_tail = q;
 	d->outq_len++;
-	if (d->outq_head == q)
-		outq_flush(d);
+	if (!d->outq_flush_queued &&
+	    qb_loop_job_add(d->loop, QB_LOOP_HIGH, d, outq_job) == 0)
+		d->outq_flush_queued = true;
 	return 0;
 }
 
@@ -138,12 +166,15 @@ int xd_send_cmd(struct xd *d, struct xh_cmd *c, uint64_t req_id)
 
 static void log_new_events(struct xd *d, uint64_t from_seq)
 {
-	for (uint32_t i = 0; i < d->st.ev_count; i++) {
+	uint32_t first = d->st.ev_count;
+
+	/* the ring is oldest first: walk back only over the new events */
+	while (first > 0 && xh_state_event(&d->st, first - 1)->seq >= from_seq)
+		first--;
+	for (uint32_t i = first; i < d->st.ev_count; i++) {
 		const struct xh_event *e = xh_state_event(&d->st, i);
 		const struct xh_host *h;
 
-		if (e->seq < from_seq)
-			continue;
 		h = e->nodeid ? xh_state_host(&d->st, e->nodeid) : NULL;
 		if (e->type == XH_EV_DOMAIN_STATE)
 			qb_log(LOG_NOTICE, "domain %s: %s", e->domain, e->text);
@@ -436,18 +467,34 @@ static void start_round(struct xd *d)
 
 /* ---- CPG callbacks ---- */
 
+static void deliver_frame(struct xd *d, uint32_t nodeid, uint16_t type,
+			  const uint8_t *msg, size_t len);
+
+/* One CPG message carries one or more whole wire frames, back to back. */
 static void cpg_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid,
 			uint32_t pid, void *msg, size_t len)
 {
 	struct xd *d = NULL;
+	const uint8_t *p = msg;
 	uint16_t type;
 	size_t total;
 
 	cpg_context_get(h, (void **)&d);
-	if (wire_peek(msg, len, &type, &total) < 0 || total != len) {
-		qb_log(LOG_WARNING, "dropped malformed message from node=%u bytes=%zu", nodeid, len);
-		return;
+	while (len > 0) {
+		if (wire_peek(p, len, &type, &total) < 0 || total > len) {
+			qb_log(LOG_WARNING, "dropped malformed message from node=%u bytes=%zu",
+			       nodeid, len);
+			return;
+		}
+		deliver_frame(d, nodeid, type, p, total);
+		p += total;
+		len -= total;
 	}
+}
+
+static void deliver_frame(struct xd *d, uint32_t nodeid, uint16_t type,
+			  const uint8_t *msg, size_t len)
+{
 	switch (type) {
 	case WIRE_CMD:
 		if (d->round.open)

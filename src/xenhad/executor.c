@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <qb/qblog.h>
 
@@ -306,12 +307,21 @@ out:
 	sched_plan_free(&plan);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void work(void *arg)
 {
 	struct xd *d = arg;
 	uint64_t now = xd_now_ms();
 
 	d->work_queued = false;
+	d->work_last_ms = mono_ms();
 	if (d->stopping || !d->synced)
 		return;
 	run_executor(d, now);
@@ -319,12 +329,28 @@ static void work(void *arg)
 		run_coordinator(d, now);
 }
 
+/*
+ * Executor and coordinator passes are coalesced: at most one every
+ * XD_WORK_GAP_MS, so a burst of thousands of commands costs a few passes,
+ * not one per command, while a single event is still acted on at once.
+ */
+#define XD_WORK_GAP_MS 20
+
 void xd_kick(struct xd *d)
 {
+	uint64_t now, due;
+
 	if (d->work_queued || !d->loop)
 		return;
-	if (qb_loop_job_add(d->loop, QB_LOOP_LOW, d, work) == 0)
+	now = mono_ms();
+	due = d->work_last_ms + XD_WORK_GAP_MS;
+	if (now >= due) {
+		if (qb_loop_job_add(d->loop, QB_LOOP_LOW, d, work) == 0)
+			d->work_queued = true;
+	} else if (qb_loop_timer_add(d->loop, QB_LOOP_LOW, (due - now) * QB_TIME_NS_IN_MSEC, d,
+				     work, &d->work_timer) == 0) {
 		d->work_queued = true;
+	}
 }
 
 static void tick(void *arg)

@@ -44,6 +44,7 @@ struct xd {
 	struct xd_outq *outq_head, *outq_tail;
 	uint32_t outq_len;
 	qb_loop_timer_handle outq_timer;
+	bool outq_flush_queued;
 
 	/* replicated state */
 	struct xh_state st;
@@ -68,6 +69,8 @@ struct xd {
 
 	/* executor / coordinator */
 	bool work_queued;
+	uint64_t work_last_ms;            /* monotonic ms of the last pass */
+	qb_loop_timer_handle work_timer;
 	qb_loop_timer_handle tick_timer;
 	qb_map_t *reported;              /* name -> struct xd_mark (executor reports) */
 	qb_map_t *proposed;              /* name -> struct xd_mark (coordinator proposals) */
