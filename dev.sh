@@ -74,13 +74,12 @@ run_tests() {
 	build "$BUILD" --enable-fatal-warnings || fail=1
 	echo "== unit tests =="
 	make -C "$BUILD" -s check >"$LOGDIR/unit.out" 2>&1 || fail=1
-	cp "$BUILD"/tests/unit/*.log "$LOGDIR/" 2>/dev/null || true
-	mkdir -p "$LOGDIR/unit" && cp "$BUILD"/tests/unit/*.log "$LOGDIR/unit/" 2>/dev/null || true
+	mkdir -p "$LOGDIR/unit" && cp "$BUILD"/tests/unit/*.log "$BUILD"/tests/unit/*.trs "$LOGDIR/unit/" 2>/dev/null || true
 	tail -n 15 "$LOGDIR/unit.out"
 	echo "== unit tests under ASan+UBSan =="
 	build "$ASAN_BUILD" --enable-sanitizers || fail=1
 	make -C "$ASAN_BUILD" -s check >"$LOGDIR/asan.out" 2>&1 || fail=1
-	mkdir -p "$LOGDIR/asan" && cp "$ASAN_BUILD"/tests/unit/*.log "$LOGDIR/asan/" 2>/dev/null || true
+	mkdir -p "$LOGDIR/asan" && cp "$ASAN_BUILD"/tests/unit/*.log "$ASAN_BUILD"/tests/unit/*.trs "$LOGDIR/asan/" 2>/dev/null || true
 	tail -n 15 "$LOGDIR/asan.out"
 	echo "== cluster tests (real corosync in network namespaces) =="
 	XENHA_BUILD=$BUILD "$TOP/tests/cluster/run.sh" 2>&1 | tee "$LOGDIR/cluster.out" || fail=1

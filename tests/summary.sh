@@ -1,22 +1,39 @@
 #!/bin/bash
-# summary.sh LOGDIR - print every cmocka summary found in the unit-test logs
-# (plain and ASan builds), then the totals of all suites as the last line:
+# summary.sh LOGDIR - print the result of every unit-test program (cmocka's
+# own summary lines for cmocka programs, TAP counts for the shell tests) of
+# the plain and the ASan build, the cluster and distcheck results, then the
+# totals of everything as the last line:
 #   N passed, N failed
+# A program that died before printing its results counts as one failure.
 # Exit status 0 only if nothing failed and something ran.
 set -u
 dir=${1:?usage: summary.sh LOGDIR}
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 echo "== summary =="
 for sub in unit asan; do
 	for f in "$dir/$sub"/test_*.log; do
 		[ -e "$f" ] || continue
 		name=$(basename "$f" .log)
-		p=$(grep -aE '^\[  PASSED  \] [0-9]+ test' "$f" | awk '{s+=$4} END{print s+0}')
-		x=$(grep -aE '^\[  FAILED  \] [0-9]+ test' "$f" | awk '{s+=$4} END{print s+0}')
-		# a program that crashed before cmocka's summary counts as one failure
-		if ! grep -aqE '^\[  PASSED  \]|^\[  FAILED  \]' "$f"; then x=$((x + 1)); fi
-		grep -aE '^\[==========\] [0-9]+ test\(s\) run|^\[  PASSED  \]|^\[  FAILED  \] [0-9]+ test' "$f" \
-			| sed "s|^|$sub/$name: |"
+		trs=${f%.log}.trs
+		if grep -aqE '^\[  (PASSED|FAILED)  \]' "$f"; then
+			p=$(grep -aE '^\[  PASSED  \] [0-9]+ test' "$f" | awk '{s+=$4} END{print s+0}')
+			x=$(grep -aE '^\[  FAILED  \] [0-9]+ test' "$f" | awk '{s+=$4} END{print s+0}')
+			grep -aE '^\[==========\] [0-9]+ test\(s\) run|^\[  PASSED  \]|^\[  FAILED  \] [0-9]+ test' "$f" |
+				sed "s|^|$sub/$name: |"
+		elif grep -aqE '^1\.\.[0-9]+' "$f"; then
+			p=$(grep -acE '^ok ' "$f")
+			x=$(grep -acE '^not ok ' "$f")
+			echo "$sub/$name: TAP: $p ok, $x not ok"
+		elif grep -aq ':test-result: SKIP' "$trs" 2>/dev/null; then
+			p=0 x=0; skipped=$((skipped + 1))
+			echo "$sub/$name: skipped"
+		else
+			p=0 x=0
+		fi
+		# the automake driver's verdict (exit status) must agree
+		if ! grep -aqE ':test-result: (PASS|SKIP)' "$trs" 2>/dev/null && [ "$x" = 0 ]; then
+			x=1; echo "$sub/$name: FAILED (exit status; see $f)"
+		fi
 		passed=$((passed + p)); failed=$((failed + x))
 	done
 done
@@ -29,5 +46,9 @@ for f in "$dir/cluster.out" "$dir/distcheck.out"; do
 	x=$(echo "$line" | sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/')
 	passed=$((passed + p)); failed=$((failed + x))
 done
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
