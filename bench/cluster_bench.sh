@@ -84,6 +84,10 @@ for i in 1 2 3; do
 done
 total=$(xh_hactl 1 --json status | jq -r '.domains.total')
 echo "domains in the state: $total" >&2
+t0=$(now_us)
+listed=$(xh_hactl 1 --json domains | jq '.domains | length')
+list_us=$(( $(now_us) - t0 ))
+echo "hactl domains: listed $listed domains in $(awk -v us="$list_us" 'BEGIN{printf "%.3f", us/1e6}') s (paged)" >&2
 
 read -r add_rate add_us <<<"$add"
 read -r set_rate set_us <<<"$set"
@@ -92,11 +96,13 @@ max_rss=$(printf '%s\n' "${rss[@]}" | sort -n | tail -n 1)
 result=$(jq -n --argjson add_rate "$add_rate" --argjson add_us "$add_us" --argjson ndom "$ndom" \
 	--argjson set_rate "$set_rate" --argjson set_us "$set_us" --argjson nsets "$nsets" \
 	--argjson one_rate "$one_rate" --argjson one_us "$one_us" \
+	--argjson listed "${listed:-0}" --argjson list_us "$list_us" \
 	--argjson r1 "${rss[0]}" --argjson r2 "${rss[1]}" --argjson r3 "${rss[2]}" --argjson max "$max_rss" \
 	'{bench:"cluster", hosts:3,
 	  cpg_add:{commands:$ndom, seconds:($add_us/1e6), per_s:$add_rate},
 	  cpg_set:{commands:$nsets, seconds:($set_us/1e6), per_s:$set_rate},
 	  cpg_set_unbatched:{commands:5000, seconds:($one_us/1e6), per_s:$one_rate},
+	  hactl_domains:{listed:$listed, seconds:($list_us/1e6)},
 	  xenhad_rss_kib:{h1:$r1, h2:$r2, h3:$r3, max:$max, domains:$ndom},
 	  goals:{per_s:5000, rss_mib:32}}')
 echo "$result"

@@ -35,7 +35,9 @@ enum ipc_op {
 struct ipc_req {
 	uint8_t op;                       /* enum ipc_op */
 	char name[XH_NAME_MAX];           /* domain (domain-*) or host (fence-confirm, node-flags) */
-	uint32_t limit;                   /* history: newest N events (0 = all) */
+	uint32_t limit;                   /* history: newest N events (0 = all);
+	                                     domains (no name): page size (0 = all) */
+	uint32_t offset;                  /* domains (no name): first domain of the page */
 	struct xh_domain_def def;         /* domain-add, domain-set; def.xlcfg owned by the request */
 	uint32_t mask;                    /* domain-set: enum xh_dset_field bits */
 	int8_t standby, maintenance;      /* node-flags: -1 unchanged, 0, 1 */

@@ -446,6 +446,84 @@ static int do_read(const struct opts *o, const struct ipc_req *req,
 	return st;
 }
 
+/*
+ * The whole domain list, fetched in pages (an answer must fit the IPC
+ * limit).  If the state changes between pages (its seq moves), start over,
+ * a bounded number of times, so the list printed is one consistent view.
+ */
+#define DOMAINS_PAGE 1000
+#define DOMAINS_TRIES 5
+
+static int do_read_domains(const struct opts *o, const struct ipc_req *req0)
+{
+	struct ipc_req req = *req0;
+	struct json_object *all = NULL, *list = NULL;
+	int st = 0;
+
+	for (int attempt = 0; attempt < DOMAINS_TRIES; attempt++) {
+		int64_t seq0 = -1, total = 0;
+		bool moved = false;
+
+		json_object_put(all);
+		all = json_object_new_object();
+		list = json_object_new_array();
+		if (!all || !list)
+			return die(HACTL_EXIT_REFUSED, "out of memory");
+		json_object_object_add(all, "domains", list);
+		req.offset = 0;
+		req.limit = DOMAINS_PAGE;
+		do {
+			struct ipc_resp resp;
+			struct json_object *v, *page;
+
+			st = call_once(o, &req, &resp);
+			if (st != 0)
+				goto out;
+			if (resp.rc < 0) {
+				st = report_refusal(&req, &resp);
+				ipc_resp_free(&resp);
+				goto out;
+			}
+			if (!json_object_object_get_ex(resp.data, "domains", &page) ||
+			    !json_object_is_type(page, json_type_array)) {
+				ipc_resp_free(&resp);
+				st = die(HACTL_EXIT_REFUSED, "malformed answer from xenhad");
+				goto out;
+			}
+			if (json_object_object_get_ex(resp.data, "total", &v))
+				total = json_object_get_int64(v);
+			if (json_object_object_get_ex(resp.data, "seq", &v)) {
+				if (seq0 < 0)
+					seq0 = json_object_get_int64(v);
+				else if (seq0 != json_object_get_int64(v))
+					moved = true;
+			}
+			for (size_t i = 0; i < json_object_array_length(page); i++)
+				json_object_array_add(list,
+					json_object_get(json_object_array_get_idx(page, i)));
+			req.offset += (uint32_t)json_object_array_length(page);
+			if (json_object_array_length(page) == 0)
+				total = req.offset;  /* the list shrank under us */
+			ipc_resp_free(&resp);
+		} while (!moved && (int64_t)req.offset < total);
+		if (!moved)
+			break;
+	}
+	if (o->json) {
+		st = print_json(all);
+	} else {
+		int rc = hactl_render_domains(stdout, all);
+
+		if (rc < 0)
+			st = die(HACTL_EXIT_REFUSED, "cannot print: %s", strerror(-rc));
+	}
+	if (st == 0 && fflush(stdout) != 0)
+		st = die(HACTL_EXIT_REFUSED, "cannot write output: %s", strerror(errno));
+out:
+	json_object_put(all);
+	return st;
+}
+
 /* Writes: the daemon answers once the command is applied cluster-wide. */
 static int finish_write(const struct opts *o, const struct ipc_req *req,
 			struct ipc_resp *resp, const char *done)
@@ -614,6 +692,8 @@ static int cmd_domains(int argc, char **argv, struct opts *o)
 	if (argc - optind == 1 &&
 	    (st = copy_name("domains", argv[optind], req.name)) != 0)
 		return st;
+	if (req.name[0] == '\0')
+		return do_read_domains(o, &req);
 	return do_read(o, &req, hactl_render_domains);
 }
 

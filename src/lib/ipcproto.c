@@ -329,13 +329,14 @@ static int decode_def(struct dctx *d, struct json_object *obj, bool is_set,
 #define K_LIMIT  (1u << 1)
 #define K_DEF    (1u << 2)
 #define K_FLAGS  (1u << 3) /* standby, maintenance */
+#define K_OFFSET (1u << 4)
 
 static const struct op_keys {
 	uint32_t allowed, required;
 } op_keys[IPC_OP__COUNT] = {
 	[IPC_OP_STATUS] = { 0, 0 },
 	[IPC_OP_NODES] = { 0, 0 },
-	[IPC_OP_DOMAINS] = { K_NAME, 0 },
+	[IPC_OP_DOMAINS] = { K_NAME | K_LIMIT | K_OFFSET, 0 },
 	[IPC_OP_HISTORY] = { K_LIMIT, 0 },
 	[IPC_OP_DOMAIN_ADD] = { K_DEF, K_DEF },
 	[IPC_OP_DOMAIN_REMOVE] = { K_NAME, K_NAME },
@@ -352,6 +353,8 @@ static uint32_t key_bit(const char *key)
 		return K_NAME;
 	if (strcmp(key, "limit") == 0)
 		return K_LIMIT;
+	if (strcmp(key, "offset") == 0)
+		return K_OFFSET;
 	if (strcmp(key, "def") == 0)
 		return K_DEF;
 	if (strcmp(key, "standby") == 0 || strcmp(key, "maintenance") == 0)
@@ -404,6 +407,10 @@ static int decode_obj(struct dctx *d, struct json_object *root,
 
 	if (json_object_object_get_ex(root, "limit", &v)) {
 		if ((rc = get_u32(d, "limit", v, 0, &out->limit)) < 0)
+			return rc;
+	}
+	if (json_object_object_get_ex(root, "offset", &v)) {
+		if ((rc = get_u32(d, "offset", v, 0, &out->offset)) < 0)
 			return rc;
 	}
 
@@ -678,6 +685,10 @@ int ipc_req_encode(const struct ipc_req *r, char **out)
 	case IPC_OP_DOMAINS:
 		if (rc == 0 && r->name[0] != '\0')
 			rc = put(o, "name", json_object_new_string(r->name));
+		if (rc == 0 && r->limit != 0)
+			rc = put(o, "limit", json_object_new_int64(r->limit));
+		if (rc == 0 && r->offset != 0)
+			rc = put(o, "offset", json_object_new_int64(r->offset));
 		break;
 	case IPC_OP_HISTORY:
 		if (rc == 0 && r->limit != 0)

@@ -172,6 +172,32 @@ fail:
 	return NULL;
 }
 
+struct json_object *sj_domains_page(const struct xh_state *s, uint32_t offset, uint32_t limit)
+{
+	struct json_object *root, *a;
+	uint32_t end;
+
+	root = json_object_new_object();
+	if (root == NULL)
+		return NULL;
+	a = json_object_new_array();
+	if (!put(root, "domains", a) ||
+	    !put(root, "total", json_object_new_int64(s->n_domains)) ||
+	    !put(root, "offset", json_object_new_int64(offset)) ||
+	    !put(root, "seq", json_object_new_int64((int64_t)s->seq)))
+		goto fail;
+	end = s->n_domains;
+	if (limit != 0 && offset < end && end - offset > limit)
+		end = offset + limit;
+	for (uint32_t i = offset; i < end; i++)
+		if (!append(a, domain_obj(s, &s->domains[i])))
+			goto fail;
+	return root;
+fail:
+	json_object_put(root);
+	return NULL;
+}
+
 /* ---- nodes ---- */
 
 static struct json_object *node_obj(const struct xh_state *s,

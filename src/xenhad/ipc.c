@@ -225,7 +225,8 @@ static void handle(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_req *
 		reply(c, 0, NULL, sj_nodes(&d->st));
 		return;
 	case IPC_OP_DOMAINS:
-		data = sj_domains(&d->st, r->name[0] ? r->name : NULL);
+		data = r->name[0] ? sj_domains(&d->st, r->name)
+				  : sj_domains_page(&d->st, r->offset, r->limit);
 		if (!data) {
 			snprintf(err, sizeof(err), "no such domain: %s", r->name);
 			reply(c, -ENOENT, err, NULL);

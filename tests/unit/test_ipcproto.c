@@ -141,6 +141,22 @@ static void test_roundtrip_reads(void **state)
 	roundtrip(&in, &out);
 	in.limit = UINT32_MAX;
 	roundtrip(&in, &out);
+	/* a page of the domain list */
+	in = req_init(IPC_OP_DOMAINS, NULL);
+	in.offset = 2000;
+	in.limit = 1000;
+	roundtrip(&in, &out);
+	assert_int_equal(out.offset, 2000);
+	assert_int_equal(out.limit, 1000);
+}
+
+static void test_reject_offset(void **state)
+{
+	(void)state;
+	expect_reject("{\"op\":\"history\",\"offset\":3}", "unknown key \"offset\"");
+	expect_reject("{\"op\":\"status\",\"limit\":3}", "unknown key \"limit\"");
+	expect_reject("{\"op\":\"domains\",\"offset\":-1}", "offset");
+	expect_reject("{\"op\":\"domains\",\"offset\":\"x\"}", "offset");
 }
 
 static void test_roundtrip_names(void **state)
@@ -678,6 +694,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_op_names),
 		cmocka_unit_test(test_roundtrip_reads),
+		cmocka_unit_test(test_reject_offset),
 		cmocka_unit_test(test_roundtrip_names),
 		cmocka_unit_test(test_roundtrip_node_flags),
 		cmocka_unit_test(test_roundtrip_domain_add),

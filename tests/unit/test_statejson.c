@@ -345,6 +345,37 @@ static void test_domains_one(void **state)
 	assert_null(sj_domains(s, ""));
 }
 
+/* Pages of the domain list: sorted by name, bounded, with total and seq. */
+static void test_domains_page(void **state)
+{
+	struct xh_state *s = *state;
+	struct json_object *root, *a, *v;
+
+	root = reparse(sj_domains_page(s, 1, 2));
+	a = array(root, "domains", 2);
+	assert_str(json_object_array_get_idx(a, 0), "name", "mail");
+	assert_str(json_object_array_get_idx(a, 1), "name", "web1");
+	assert_true(json_object_object_get_ex(root, "total", &v));
+	assert_int_equal(json_object_get_int64(v), 5);
+	assert_true(json_object_object_get_ex(root, "offset", &v));
+	assert_int_equal(json_object_get_int64(v), 1);
+	assert_true(json_object_object_get_ex(root, "seq", &v));
+	assert_int_equal(json_object_get_int64(v), 120);
+	json_object_put(root);
+
+	/* the last page is short; past the end is empty; limit 0 is all */
+	root = reparse(sj_domains_page(s, 4, 2));
+	a = array(root, "domains", 1);
+	assert_str(json_object_array_get_idx(a, 0), "name", "x");
+	json_object_put(root);
+	root = reparse(sj_domains_page(s, 9, 2));
+	array(root, "domains", 0);
+	json_object_put(root);
+	root = reparse(sj_domains_page(s, 0, 0));
+	array(root, "domains", 5);
+	json_object_put(root);
+}
+
 /* The domain's xl.cfg is configuration, not status: never in the view. */
 static void test_domains_no_xlcfg(void **state)
 {
@@ -602,6 +633,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_domains_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_domains_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domains_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_domains_no_xlcfg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
