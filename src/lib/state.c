@@ -1126,6 +1126,17 @@ static int lookup_placed(struct apply_ctx *a, struct xh_domain **out)
 	rc = lookup_domain(a, p->name, &d);
 	if (rc < 0)
 		return rc;
+	/* Only a host speaks for itself: a report that a domain started,
+	 * failed, stopped or ended must come from the host it names (the
+	 * transport sets sender).  Otherwise one node's bug could clear a
+	 * domain that still runs on another.  (STOP is the coordinator's
+	 * order, not a report.) */
+	if (a->c->type != XH_CMD_STOP && a->c->sender != p->nodeid) {
+		say(a->why, a->whylen, "report for domain %s about %s sent by %s; a host "
+		    "reports only its own domains", d->name, host_name(a->s, p->nodeid),
+		    host_name(a->s, a->c->sender));
+		return -EPERM;
+	}
 	if (d->owner == 0 || d->owner != p->nodeid || d->generation != p->generation) {
 		say(a->why, a->whylen, "stale report for domain %s from %s generation %"
 		    PRIu64 " (now %s on %s generation %" PRIu64 ")", d->name,

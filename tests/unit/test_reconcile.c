@@ -65,6 +65,7 @@ static void place_cmd(struct xh_state *s, uint8_t type, const char *name, uint32
 	memset(&c, 0, sizeof(c));
 	c.type = type;
 	snprintf(c.u.place.name, sizeof(c.u.place.name), "%s", name);
+	c.sender = node;
 	c.u.place.nodeid = node;
 	c.u.place.generation = d->generation;
 	apply_ok(s, &c);

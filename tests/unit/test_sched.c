@@ -98,6 +98,7 @@ static int report(struct xh_state *s, uint8_t type, const char *name, uint32_t n
 	memset(&c, 0, sizeof(c));
 	c.type = type;
 	snprintf(c.u.place.name, sizeof(c.u.place.name), "%s", name);
+	c.sender = node;  /* reports come from the host they name */
 	c.u.place.nodeid = node;
 	c.u.place.generation = d->generation;
 	c.u.place.crashed = crashed;

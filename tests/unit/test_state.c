@@ -105,6 +105,7 @@ static int placement(struct xh_state *s, uint8_t type, const char *name,
 	memset(&c, 0, sizeof(c));
 	c.type = type;
 	snprintf(c.u.place.name, sizeof(c.u.place.name), "%s", name);
+	c.sender = node;  /* reports come from the host they name */
 	c.u.place.nodeid = node;
 	c.u.place.generation = gen;
 	c.u.place.crashed = crashed;
@@ -777,6 +778,7 @@ static void test_reports(void **st)
 		memset(&c, 0, sizeof(c));
 		c.type = XH_CMD_START_FAILED;
 		strcpy(c.u.place.name, "web");
+		c.sender = 3;
 		c.u.place.nodeid = 3;
 		c.u.place.generation = g;
 		strcpy(c.u.place.reason, "xl create: out of memory");
@@ -924,6 +926,23 @@ static void test_lost_reclaim(void **st)
 	gc = run_on(&s, "c", 3);
 	assert_int_equal(members(&s, 2, 1u, 2u), 0);
 	assert_int_equal(dom(&s, "a")->state, XH_DS_LOST);
+	/* only h3 may say what became of its domains: a report about h3's
+	 * domain sent by h1 is refused and the domain stays lost */
+	{
+		struct xh_cmd c;
+
+		memset(&c, 0, sizeof(c));
+		c.type = XH_CMD_EXITED;
+		c.sender = 1;
+		strcpy(c.u.place.name, "a");
+		c.u.place.nodeid = 3;
+		c.u.place.generation = ga;
+		c.u.place.crashed = 1;
+		assert_int_equal(apply(&s, &c, &r), -EPERM);
+		assert_non_null(strstr(r.reason, "reports only its own domains"));
+		assert_int_equal(dom(&s, "a")->state, XH_DS_LOST);
+		assert_int_equal(dom(&s, "a")->owner, 3);
+	}
 	/* not a member: it cannot reclaim */
 	assert_int_equal(placement(&s, XH_CMD_STARTED, "a", 3, ga, 0, &r), -EHOSTDOWN);
 	assert_int_equal(dom(&s, "a")->state, XH_DS_LOST);
