@@ -78,6 +78,7 @@ static void build_state(struct xh_state *s)
 	for (i = 1; i <= N_HOSTS; i++) {
 		memset(&c, 0, sizeof(c));
 		c.type = XH_CMD_HELLO;
+		c.sender = i;
 		c.u.hello.nodeid = i;
 		snprintf(c.u.hello.name, sizeof(c.u.hello.name), "host%02" PRIu32, i);
 		c.u.hello.mem_total_mb = 65536;
@@ -153,7 +154,9 @@ static uint32_t apply_plan(struct xh_state *s, const struct sched_plan *p)
 		c.u.place.nodeid = p->actions[i].nodeid;
 		c.u.place.generation = p->actions[i].generation;
 		apply(s, &c);
-		/* the executor's report: a PLACE advanced the generation */
+		/* the executor's report, sent by the host it names: a PLACE
+		 * advanced the generation */
+		c.sender = c.u.place.nodeid;
 		if (c.type == XH_CMD_PLACE) {
 			c.type = XH_CMD_STARTED;
 			c.u.place.generation++;
@@ -259,6 +262,7 @@ int main(int argc, char **argv)
 			cmd.u.place.generation = c.domains[i].generation;
 			apply(&c, &cmd);
 			cmd.type = XH_CMD_STOPPED;
+			cmd.sender = cmd.u.place.nodeid;  /* the owner reports */
 			apply(&c, &cmd);
 			n += 2;
 		}

@@ -705,6 +705,12 @@ static int do_hello(struct apply_ctx *a)
 		say(a->why, a->whylen, "node id 0 is not valid");
 		return -EINVAL;
 	}
+	if (a->c->sender != m->nodeid) {
+		/* a host announces itself, never another */
+		say(a->why, a->whylen, "hello for node %" PRIu32 " sent by node %" PRIu32,
+		    m->nodeid, a->c->sender);
+		return -EPERM;
+	}
 	if (!name_valid(m->name, sizeof(m->name))) {
 		say(a->why, a->whylen, "node %" PRIu32 ": invalid host name", m->nodeid);
 		return -EINVAL;

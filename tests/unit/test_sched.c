@@ -33,6 +33,7 @@ static void hello(struct xh_state *s, uint32_t id, uint64_t total, uint32_t rese
 
 	memset(&c, 0, sizeof(c));
 	c.type = XH_CMD_HELLO;
+	c.sender = id;
 	c.u.hello.nodeid = id;
 	snprintf(c.u.hello.name, sizeof(c.u.hello.name), "h%u", id);
 	c.u.hello.mem_total_mb = total;

@@ -418,10 +418,17 @@ static void test_hello(void **st)
 	assert_int_equal(xh_state_host(&s, 2)->dom_overhead_mb, 8);
 	assert_int_equal(s.ev_count, i);
 
-	/* a name taken by another node */
+	/* a node announces only itself */
 	memset(&c, 0, sizeof(c));
 	c.type = XH_CMD_HELLO;
+	c.sender = 2;
 	c.u.hello.nodeid = 7;
+	strcpy(c.u.hello.name, "h7");
+	assert_int_equal(apply(&s, &c, &r), -EPERM);
+	assert_null(xh_state_host(&s, 7));
+
+	/* a name taken by another node */
+	c.sender = 7;
 	strcpy(c.u.hello.name, "h5");
 	assert_int_equal(apply(&s, &c, &r), -EEXIST);
 	assert_non_null(strstr(r.reason, "h5"));
