@@ -815,10 +815,37 @@ xh_fail() { # WHY...
 	exit 1
 }
 
-# End a case successfully.  The oracle runs first and must be clean (with
-# "expect-split-brain" it must find a split brain: test o).
+# Daemons still alive where we started them, no sanitizer report anywhere
+# (xenhad's stderr, the sim domains' logs).  Prints problems; 0 if none.
+xh_health() {
+	local i pf bad=0 f
+	for i in $(_xh_hosts); do
+		pf=$XH_DIR/h$i/xenhad.xhpid
+		if [ -s "$pf" ] && ! _xh_ours "$(cat "$pf")" "$XH_DIR/h$i/xenha.conf"; then
+			xh_err "xenhad on h$i (pid $(cat "$pf")) died during the case"
+			bad=1
+		fi
+		pf=$XH_DIR/h$i/corosync.xhpid
+		if [ -s "$pf" ] && ! _xh_ours "$(cat "$pf")" "$XH_DIR/corosync.conf"; then
+			xh_err "corosync on h$i (pid $(cat "$pf")) died during the case"
+			bad=1
+		fi
+	done
+	f=$(grep -lE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' \
+		"$XH_DIR"/h*/log/*.stderr "$XH_DIR"/h*/run/xenha/sim/*.log 2>/dev/null)
+	if [ -n "$f" ]; then
+		xh_err "sanitizer reports in: $f"
+		bad=1
+	fi
+	return $bad
+}
+
+# End a case successfully.  Health (xh_health) and the oracle are checked
+# first; the oracle must be clean (with "expect-split-brain" it must find a
+# split brain: case o).
 xh_pass() { # [expect-split-brain]
 	local out rc
+	xh_health || xh_fail "daemon died or sanitizer report (see above)"
 	if [ "$XH_NO_XENHAD" != 1 ]; then
 		out=$(xh_oracle 2>&1)
 		rc=$?
