@@ -35,6 +35,7 @@ fi
 
 # one run per prefix at a time (the cases inherit the lock)
 . "$here/lib.sh"
+xh_prereq || { echo "cluster: 0 passed, 1 failed (prerequisites missing)"; exit 1; }
 xh_lock "run.sh" || exit 1
 # a stale cluster of an interrupted run must not break the first case
 xh_down >/dev/null 2>&1
