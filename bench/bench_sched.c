@@ -15,6 +15,9 @@
  *    least 256 MiB, so "a host with 1,000 domains" becomes "failed hosts
  *    with 1,000 domains"; the scheduler's work is the same: 1,000
  *    candidates over the surviving hosts.)
+ * 4. recover_host_1000: the literal case, on hosts of 512 GiB: the first
+ *    1,000 domains prefer host01, so it runs them all; host01 fails and the
+ *    recovery plan for its 1,000 domains over the 31 survivors is timed.
  * 3. apply_5000: 5,000 commands applied to the 5,000-domain state (a STOP
  *    and a STOPPED report for 2,500 running domains): the state machine's
  *    per-command cost including its invariant check.
@@ -66,7 +69,8 @@ static void apply(struct xh_state *s, struct xh_cmd *c)
 		die(xh_cmd_type_str(c->type), rc, r.reason);
 }
 
-static void build_state(struct xh_state *s)
+/* host_mb: memory per host; pin: the first `pin` domains prefer host01 */
+static void build_state(struct xh_state *s, uint64_t host_mb, uint32_t pin)
 {
 	struct xh_cmd c;
 	uint32_t i;
@@ -81,7 +85,7 @@ static void build_state(struct xh_state *s)
 		c.sender = i;
 		c.u.hello.nodeid = i;
 		snprintf(c.u.hello.name, sizeof(c.u.hello.name), "host%02" PRIu32, i);
-		c.u.hello.mem_total_mb = 65536;
+		c.u.hello.mem_total_mb = host_mb;
 		c.u.hello.mem_reserved_mb = 1024;
 		c.u.hello.dom_overhead_mb = 8;
 		apply(s, &c);
@@ -105,6 +109,13 @@ static void build_state(struct xh_state *s)
 		c.u.dom.def.memory_mb = mem;
 		c.u.dom.def.priority = (int32_t)((i * 31u) % 10);
 		c.u.dom.def.xlcfg = "name = \"vm\"\nmemory = 256\nvcpus = 1\n";
+		/* pinned: the first `pin` domains outside anti-affinity groups
+		 * (every fifth domain is in a group, which one host cannot take
+		 * twice) */
+		if (i % 5 != 0 && i < pin / 4 * 5) {
+			c.u.dom.def.n_preferred = 1;
+			strcpy(c.u.dom.def.preferred[0], "host01");
+		}
 		if (i % 5 == 0 && i / 5 < N_GROUPS * GROUP_SIZE)
 			snprintf(c.u.dom.def.group, sizeof(c.u.dom.def.group),
 				 "grp%02" PRIu32, (i / 5) % N_GROUPS);
@@ -176,7 +187,8 @@ int main(int argc, char **argv)
 	struct xh_state s;
 	struct sched_plan plan;
 	struct sched_input in;
-	struct stats place_st, rec_st, apply_st;
+	struct stats place_st, rec_st, apply_st, host_st;
+	uint32_t host_domains, host_placed, host_unplaced;
 	double *t, t0;
 	uint32_t per_host[N_HOSTS + 1] = { 0 }, affected = 0, placed, running = 0;
 	uint32_t rec_placed = 0, rec_unplaced = 0, init_unplaced;
@@ -198,7 +210,7 @@ int main(int argc, char **argv)
 	if (t == NULL)
 		die("calloc", -ENOMEM, NULL);
 
-	build_state(&s);
+	build_state(&s, 65536, 0);
 	memset(&in, 0, sizeof(in));
 	sched_plan_init(&plan);
 
@@ -273,6 +285,38 @@ int main(int argc, char **argv)
 	}
 	apply_st = summarize(t, reps);
 
+	/* 4. recover_host_1000: the literal case, one failed host that ran
+	 * 1,000 domains: hosts of 512 GiB, the first 1,000 domains prefer host01
+	 * (so it gets all of them), then host01 fails; every one of its domains
+	 * must find a place on the 31 survivors. */
+	{
+		struct xh_state s2;
+		struct sched_input in2;
+		uint32_t on1 = 0;
+
+		build_state(&s2, 512u * 1024u, RECOVER_TARGET);
+		memset(&in2, 0, sizeof(in2));
+		rc = sched_compute(&s2, &in2, &plan);
+		if (rc < 0)
+			die("sched_compute", rc, NULL);
+		apply_plan(&s2, &plan);
+		for (i = 0; i < s2.n_domains; i++)
+			on1 += s2.domains[i].owner == 1;
+		in2.fail[in2.n_fail++] = 1;
+		for (r = 0; r < reps; r++) {
+			t0 = now_ms();
+			rc = sched_compute(&s2, &in2, &plan);
+			t[r] = now_ms() - t0;
+			if (rc < 0)
+				die("sched_compute", rc, NULL);
+		}
+		host_st = summarize(t, reps);
+		host_domains = on1;
+		host_placed = plan.n;
+		host_unplaced = plan.n_unplaced;
+		xh_state_free(&s2);
+	}
+
 	printf("sched bench: %d hosts, %d domains, %u repetitions\n", N_HOSTS,
 	       N_DOMAINS, reps);
 	printf("place_5000_on_32: p50 %.3f ms  p99 %.3f ms  max %.3f ms  "
@@ -283,6 +327,10 @@ int main(int argc, char **argv)
 	       "(failed hosts %" PRIu32 ", domains affected %" PRIu32 ", placed %"
 	       PRIu32 ", unplaced %" PRIu32 ")\n", rec_st.p50, rec_st.p99, rec_st.max,
 	       in.n_fail, affected, rec_placed, rec_unplaced);
+	printf("recover_host_1000: p50 %.3f ms  p99 %.3f ms  max %.3f ms  "
+	       "(512 GiB hosts; host01 ran %" PRIu32 " domains; placed %" PRIu32
+	       ", unplaced %" PRIu32 ")\n", host_st.p50, host_st.p99, host_st.max,
+	       host_domains, host_placed, host_unplaced);
 	printf("apply_5000:       p50 %.3f ms  p99 %.3f ms  max %.3f ms  "
 	       "(5000 commands on %d domains, invariant checks included)\n",
 	       apply_st.p50, apply_st.p99, apply_st.max, N_DOMAINS);
@@ -300,10 +348,13 @@ int main(int argc, char **argv)
 			"\"recover_1000\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
 			"\"failed_hosts\":%" PRIu32 ",\"domains\":%" PRIu32 ",\"placed\":%"
 			PRIu32 ",\"unplaced\":%" PRIu32 "},"
+			"\"recover_host_1000\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+			"\"domains\":%" PRIu32 ",\"placed\":%" PRIu32 ",\"unplaced\":%" PRIu32 "},"
 			"\"apply_5000\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}}\n",
 			reps, place_st.p50, place_st.p99, place_st.max, placed, init_unplaced,
 			rec_st.p50, rec_st.p99, rec_st.max, in.n_fail, affected, rec_placed,
-			rec_unplaced, apply_st.p50, apply_st.p99, apply_st.max);
+			rec_unplaced, host_st.p50, host_st.p99, host_st.max, host_domains,
+			host_placed, host_unplaced, apply_st.p50, apply_st.p99, apply_st.max);
 		if (fclose(f) != 0) {
 			fprintf(stderr, "bench_sched: %s: %s\n", json, strerror(errno));
 			return 1;
