@@ -6,7 +6,8 @@
  * fast as corosync's flow control allows, waits until it has delivered
  * its own last command (so they are all in the total order) and prints
  * the send rate.  Commands go BENCH_BATCH (default 32) wire frames to a
- * CPG message, as xenhad itself batches what it sends in one loop pass.  The bench script measures when every xenhad has applied
+ * CPG message, as xenhad itself batches what it sends in one loop pass;
+ * BENCH_RATE=R limits the stream to R commands per second (0: no limit).  The bench script measures when every xenhad has applied
  * them (their seq), which is the figure that counts.
  *
  *   bench_cpg add N PREFIX      N x DOMAIN_ADD PREFIX-00001.. (target stopped)
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
 	struct wire_cmd wc;
 	struct wire_buf batch;
 	long batch_n = getenv("BENCH_BATCH") ? atol(getenv("BENCH_BATCH")) : BATCH;
+	double rate = getenv("BENCH_RATE") ? atof(getenv("BENCH_RATE")) : 0;
 	const char *mode, *prefix;
 	long n, m = 0;
 	double t0, t1, t2;
@@ -115,8 +117,10 @@ int main(int argc, char **argv)
 			return 2;
 		m = atol(argv[4]);
 	}
-	if (n <= 0 || n > 1000000 || strlen(prefix) > 40)
+	if (n <= 0 || n > 1000000 || strlen(prefix) > 40 || (m == 0 && strcmp(mode, "set") == 0)) {
+		fprintf(stderr, "bench_cpg: N must be 1..1000000, M >= 1, PREFIX at most 40 bytes\n");
 		return 2;
+	}
 	if (cpg_initialize(&h, &cbs) != CS_OK || cpg_local_get(h, &my_nodeid) != CS_OK ||
 	    cpg_join(h, &group) != CS_OK) {
 		fprintf(stderr, "bench_cpg: cannot join cpg group xenha\n");
@@ -160,6 +164,13 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			cpg_dispatch(h, CS_DISPATCH_ALL);
+			/* BENCH_RATE: at most that many commands per second */
+			while (rate > 0 && (double)i / rate > now_s() - t0) {
+				struct timespec ts = { 0, 1000000 };
+
+				nanosleep(&ts, NULL);
+				cpg_dispatch(h, CS_DISPATCH_ALL);
+			}
 		}
 	}
 	t1 = now_s();

@@ -711,6 +711,11 @@ int xd_cluster_init(struct xd *d)
 
 void xd_cluster_fini(struct xd *d)
 {
+	if (d->loop) {
+		qb_loop_job_del(d->loop, QB_LOOP_HIGH, d, outq_job);
+		qb_loop_timer_del(d->loop, d->outq_timer);
+		d->outq_flush_queued = false;
+	}
 	if (d->cpg) {
 		/* give queued messages a last chance, then leave */
 		outq_flush(d);

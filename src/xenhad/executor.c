@@ -389,6 +389,13 @@ int xd_exec_init(struct xd *d)
 
 void xd_exec_fini(struct xd *d)
 {
+	/* a pass still queued at exit would be leaked by the loop */
+	if (d->loop) {
+		qb_loop_job_del(d->loop, QB_LOOP_LOW, d, work);
+		qb_loop_timer_del(d->loop, d->work_timer);
+		qb_loop_timer_del(d->loop, d->tick_timer);
+		d->work_queued = false;
+	}
 	if (d->hvh) {
 		int fd = d->hv->get_fd(d->hvh);
 

@@ -103,7 +103,6 @@ static void pending_timer(void *arg)
 	struct xd *d = arg;
 	uint64_t now = xd_now_ms();
 	struct xd_pending **pp = &d->pending;
-	qb_loop_timer_handle th;
 
 	while (*pp) {
 		struct xd_pending *p = *pp;
@@ -118,7 +117,8 @@ static void pending_timer(void *arg)
 		free(p);
 	}
 	if (!d->stopping)
-		qb_loop_timer_add(d->loop, QB_LOOP_LOW, 500 * QB_TIME_NS_IN_MSEC, d, pending_timer, &th);
+		qb_loop_timer_add(d->loop, QB_LOOP_LOW, 500 * QB_TIME_NS_IN_MSEC, d, pending_timer,
+				  &d->pending_timer);
 }
 
 /* ---- requests ---- */
@@ -387,7 +387,6 @@ static struct qb_ipcs_poll_handlers poll_handlers = {
 int xd_ipc_init(struct xd *d)
 {
 	struct group *g = getgrnam("haclient");
-	qb_loop_timer_handle th;
 	int rc;
 
 	the_d = d;
@@ -407,12 +406,15 @@ int xd_ipc_init(struct xd *d)
 		qb_log(LOG_ERR, "cannot start ipc service=%s: %s", XH_IPC_NAME, strerror(-rc));
 		return rc;
 	}
-	qb_loop_timer_add(d->loop, QB_LOOP_LOW, 500 * QB_TIME_NS_IN_MSEC, d, pending_timer, &th);
+	qb_loop_timer_add(d->loop, QB_LOOP_LOW, 500 * QB_TIME_NS_IN_MSEC, d, pending_timer,
+			  &d->pending_timer);
 	return 0;
 }
 
 void xd_ipc_fini(struct xd *d)
 {
+	if (d->loop)
+		qb_loop_timer_del(d->loop, d->pending_timer);
 	while (d->pending) {
 		struct xd_pending *p = d->pending;
 

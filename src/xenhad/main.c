@@ -195,6 +195,7 @@ out_cluster:
 	xd_cluster_fini(&d);
 out_exec:
 	xd_exec_fini(&d);
+	xd_persist_fini(&d);
 	if (d.st.domains || d.st.events)
 		xd_persist_save(&d);
 out_state:

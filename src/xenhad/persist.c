@@ -117,6 +117,13 @@ void xd_persist_mark(struct xd *d)
 		d->persist_timer_armed = true;
 }
 
+void xd_persist_fini(struct xd *d)
+{
+	if (d->loop && d->persist_timer_armed)
+		qb_loop_timer_del(d->loop, d->persist_timer);
+	d->persist_timer_armed = false;
+}
+
 int xd_persist_load(struct xd *d)
 {
 	struct stat sb;

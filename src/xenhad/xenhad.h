@@ -81,6 +81,7 @@ struct xd {
 	bool have_haclient;
 	uint64_t next_req_id;
 	struct xd_pending *pending;
+	qb_loop_timer_handle pending_timer;
 };
 
 /* log.c */
@@ -91,6 +92,7 @@ void xd_log_fini(void);
 int xd_persist_load(struct xd *d);
 int xd_persist_save(struct xd *d);          /* write, fsync, rename, fsync dir */
 void xd_persist_mark(struct xd *d);         /* debounced save */
+void xd_persist_fini(struct xd *d);         /* drop the pending save timer */
 
 /* cluster.c */
 int xd_cluster_init(struct xd *d);

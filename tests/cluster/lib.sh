@@ -590,9 +590,19 @@ xh_corosync_ready() { # I N
 	echo "$out" | grep -Eq "^Nodes: +$2\$" && echo "$out" | grep -Eq '^Quorate: +Yes'
 }
 
+# `jq -e` that fails when there is no JSON at all.  Debian's jq 1.6 exits 0
+# under -e when its input is empty, so `hactl ... | xh_jqe COND` would pass
+# when hactl failed and printed nothing.  Use this for every such check.
+xh_jqe() {
+	local in
+	in=$(cat)
+	[ -n "${in//[[:space:]]/}" ] || return 1
+	printf '%s\n' "$in" | command jq -e "$@"
+}
+
 # xenhad on host I: N members, quorate, state synced
 xh_xenhad_ready() { # I N
-	xh_hactl "$1" --json status 2>/dev/null | jq -e --argjson n "$2" '
+	xh_hactl "$1" --json status 2>/dev/null | xh_jqe --argjson n "$2" '
 		(.cluster.members | if type == "array" then length else . end) == $n
 		and .cluster.quorate == true and .local.quorate == true
 		and .local.synced == true' >/dev/null 2>&1
@@ -903,7 +913,7 @@ xh_check_copies() { # [I=1]
 			xh_err "domain $name has $n live processes: $(echo "$procs" | awk -v d="$name" '$3 == d { printf "h%s:%s ", $1, $2 }')"
 			bad=1
 		fi
-		if ! echo "$json" | jq -e --arg n "$name" 'any(.domains[]; .name == $n)' >/dev/null; then
+		if ! echo "$json" | xh_jqe --arg n "$name" 'any(.domains[]; .name == $n)' >/dev/null; then
 			xh_err "sim process for unknown domain $name: $(echo "$procs" | awk -v d="$name" '$3 == d { printf "h%s:%s ", $1, $2 }')"
 			bad=1
 		fi
@@ -984,6 +994,6 @@ xh_add_std20() { # I
 
 # all N domains RUNNING in host I's view
 xh_all_running() { # I N
-	xh_domains_json "$1" 2>/dev/null | jq -e --argjson n "$2" \
+	xh_domains_json "$1" 2>/dev/null | xh_jqe --argjson n "$2" \
 		'(.domains | length) == $n and all(.domains[]; .state == "running")' >/dev/null 2>&1
 }

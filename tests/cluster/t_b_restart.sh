@@ -19,7 +19,7 @@ xh_wait_until 30 "4 domains running" xh_all_running 1 4 || xh_fail "domains not 
 running_at() { # GEN
 	local d h
 	d=$(xh_dom 1 "$D") || return 1
-	echo "$d" | jq -e --argjson g "$1" '.state == "running" and .generation == $g' >/dev/null || return 1
+	echo "$d" | xh_jqe --argjson g "$1" '.state == "running" and .generation == $g' >/dev/null || return 1
 	h=$(echo "$d" | jq -r .host)
 	xh_simpid "${h#h}" "$D" >/dev/null
 }

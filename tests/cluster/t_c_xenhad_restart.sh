@@ -40,7 +40,7 @@ for i in 1 3; do
 	[ "$(xh_nodef "$i" h2 member)" = true ] || xh_fail "h$i does not see h2 as a member"
 	[ "$(xh_nodef "$i" h2 fence)" = none ] || xh_fail "h$i: h2 fence state $(xh_nodef "$i" h2 fence), expected none"
 done
-xh_hactl 2 --json status | jq -e '.local.synced == true and .local.name == "h2"' >/dev/null ||
+xh_hactl 2 --json status | xh_jqe '.local.synced == true and .local.name == "h2"' >/dev/null ||
 	xh_fail "h2 does not report itself synced"
 xh_wait_until 30 "9 domains running" xh_all_running 1 9 || xh_fail "domains not all running after the restart"
 

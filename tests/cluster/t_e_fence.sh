@@ -33,10 +33,10 @@ xh_poweroff 3 || xh_fail "poweroff h3"
 h3_lost() { # I
 	local nodes doms d
 	nodes=$(xh_hactl "$1" --json nodes) || return 1
-	echo "$nodes" | jq -e '.nodes[] | select(.name == "h3") | .fence == "pending" and .member == false' >/dev/null || return 1
+	echo "$nodes" | xh_jqe '.nodes[] | select(.name == "h3") | .fence == "pending" and .member == false' >/dev/null || return 1
 	doms=$(xh_domains_json "$1") || return 1
 	for d in $on_h3; do
-		echo "$doms" | jq -e --arg n "$d" '.domains[] | select(.name == $n) | .state == "lost"' >/dev/null || return 1
+		echo "$doms" | xh_jqe --arg n "$d" '.domains[] | select(.name == $n) | .state == "lost"' >/dev/null || return 1
 	done
 }
 # none of h3's domains has a process anywhere (h1, h2 processes and pid files)
@@ -72,7 +72,7 @@ recovered() {
 	local doms d
 	doms=$(xh_domains_json 1) || return 1
 	for d in $on_h3; do
-		echo "$doms" | jq -e --arg n "$d" '.domains[] | select(.name == $n)
+		echo "$doms" | xh_jqe --arg n "$d" '.domains[] | select(.name == $n)
 			| .state == "running" and (.host == "h1" or .host == "h2")' >/dev/null || return 1
 	done
 }

@@ -30,14 +30,14 @@ xh_log "on h3: $on_h3 (victim $victim gen $gen_victim)"
 xh_log "partition {1,2} | {3}"
 xh_part "1 2" "3"
 
-h3_minority() { xh_hactl 3 --json status | jq -e '.local.quorate == false' >/dev/null; }
+h3_minority() { xh_hactl 3 --json status | xh_jqe '.local.quorate == false' >/dev/null; }
 majority_view() { # I: h3 pending and not a member, its domains lost
 	local nodes doms d
 	nodes=$(xh_hactl "$1" --json nodes) || return 1
-	echo "$nodes" | jq -e '.nodes[] | select(.name == "h3") | .fence == "pending" and .member == false' >/dev/null || return 1
+	echo "$nodes" | xh_jqe '.nodes[] | select(.name == "h3") | .fence == "pending" and .member == false' >/dev/null || return 1
 	doms=$(xh_domains_json "$1") || return 1
 	for d in $on_h3; do
-		echo "$doms" | jq -e --arg n "$d" '.domains[] | select(.name == $n) | .state == "lost"' >/dev/null || return 1
+		echo "$doms" | xh_jqe --arg n "$d" '.domains[] | select(.name == $n) | .state == "lost"' >/dev/null || return 1
 	done
 }
 # h3's domains: processes only on h3, at most one each
