@@ -646,9 +646,10 @@ static int need_operands(int argc, char **argv, int want, const char *cmd,
 	return 0;
 }
 
-static int cmd_status(int argc, char **argv, struct opts *o)
+/* A read command without operands: status, nodes. */
+static int plain_read(int argc, char **argv, struct opts *o, uint8_t op, render_fn render)
 {
-	struct ipc_req req = { .op = IPC_OP_STATUS };
+	struct ipc_req req = { .op = op };
 	bool help = false;
 	int st;
 
@@ -658,22 +659,17 @@ static int cmd_status(int argc, char **argv, struct opts *o)
 		return show_help();
 	if ((st = need_operands(argc, argv, 0, argv[0], "")) != 0)
 		return st;
-	return do_read(o, &req, hactl_render_status);
+	return do_read(o, &req, render);
+}
+
+static int cmd_status(int argc, char **argv, struct opts *o)
+{
+	return plain_read(argc, argv, o, IPC_OP_STATUS, hactl_render_status);
 }
 
 static int cmd_nodes(int argc, char **argv, struct opts *o)
 {
-	struct ipc_req req = { .op = IPC_OP_NODES };
-	bool help = false;
-	int st;
-
-	if ((st = parse_plain(argc, argv, o, &help)) != 0)
-		return st;
-	if (help)
-		return show_help();
-	if ((st = need_operands(argc, argv, 0, argv[0], "")) != 0)
-		return st;
-	return do_read(o, &req, hactl_render_nodes);
+	return plain_read(argc, argv, o, IPC_OP_NODES, hactl_render_nodes);
 }
 
 static int cmd_domains(int argc, char **argv, struct opts *o)
