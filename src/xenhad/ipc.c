@@ -17,6 +17,7 @@
 #include <qb/qblog.h>
 
 #include "xenha/ipcproto.h"
+#include "xenha/sched.h"
 #include "xenha/statejson.h"
 #include "xenhad.h"
 
@@ -201,6 +202,42 @@ static int build_write(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_r
 	return 0;
 }
 
+/*
+ * A domain the scheduler cannot place says why in `hactl domains`.  The
+ * scheduler is a pure function of the replicated state, so any node can
+ * compute the same answer the coordinator logs; nothing is decided here.
+ */
+static void annotate_unplaced(struct xd *d, struct json_object *data)
+{
+	struct sched_plan plan;
+	struct sched_input in;
+	struct json_object *arr;
+
+	if (!json_object_object_get_ex(data, "domains", &arr) || !d->st.quorate)
+		return;
+	memset(&in, 0, sizeof(in));
+	in.now_ms = xd_now_ms();
+	sched_plan_init(&plan);
+	if (sched_compute(&d->st, &in, &plan) == 0) {
+		for (uint32_t i = 0; i < plan.n_unplaced; i++) {
+			const struct xh_domain *dom = &d->st.domains[plan.unplaced[i].domain];
+
+			for (size_t k = 0; k < json_object_array_length(arr); k++) {
+				struct json_object *o = json_object_array_get_idx(arr, k), *nm;
+				char why[sizeof(plan.unplaced[i].why) + 32];
+
+				if (!json_object_object_get_ex(o, "name", &nm) ||
+				    strcmp(json_object_get_string(nm), dom->name) != 0)
+					continue;
+				snprintf(why, sizeof(why), "cannot be placed: %s", plan.unplaced[i].why);
+				json_object_object_add(o, "reason", json_object_new_string(why));
+				break;
+			}
+		}
+	}
+	sched_plan_free(&plan);
+}
+
 static void handle(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_req *r)
 {
 	struct json_object *data = NULL;
@@ -231,6 +268,7 @@ static void handle(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_req *
 			snprintf(err, sizeof(err), "no such domain: %s", r->name);
 			reply(c, -ENOENT, err, NULL);
 		} else {
+			annotate_unplaced(d, data);
 			reply(c, 0, NULL, data);
 		}
 		return;

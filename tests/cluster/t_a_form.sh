@@ -65,4 +65,18 @@ out=$(xh_exec 1 setpriv --reuid=65534 --regid="$gid" --clear-groups "$XH_HACTL" 
 	jq '.domains | length')
 [ "$out" = 20 ] || xh_fail "hactl --json domains as haclient member lists ${out:-nothing}, expected 20"
 
+# a fourth member of group gd (d07..d09 run one per host) cannot be placed:
+# it stays stopped, and every host's `hactl domains` says why
+xh_hactl 1 domain add a4th --memory 128 --group gd >/dev/null || xh_fail "domain add a4th"
+why_shown() {
+	xh_hactl "$1" --json domains a4th | xh_jqe '.domains[0].state == "stopped"
+		and (.domains[0].reason | test("^cannot be placed: anti-affinity group gd"))' >/dev/null
+}
+for i in 1 2 3; do
+	xh_wait_until 10 "h$i says why a4th is not placed" why_shown "$i" ||
+		xh_fail "h$i: a4th $(xh_dom "$i" a4th)"
+done
+xh_hold 2 "a4th stays stopped" why_shown 1 || xh_fail "a4th was placed against its anti-affinity group"
+xh_hactl 1 domain remove a4th >/dev/null || xh_fail "domain remove a4th"
+
 xh_pass
