@@ -5,6 +5,7 @@
 #                        (network namespaces, real corosync, sim hypervisor, HA domains)
 #                        and show `hactl status` from inside it
 #   ./dev.sh test        install what is missing, build, run the whole test suite
+#                        (XENHA_FUZZ_SECONDS sets the fuzzing time per target, default 60)
 #
 # and helpers:
 #   ./dev.sh demo-stop   stop the demo cluster (every process by its recorded PID)
@@ -19,7 +20,7 @@ LOGDIR=${XENHA_TEST_LOGS:-$TOP/build/test-logs}
 
 PKGS="build-essential autoconf automake pkg-config libqb-dev libcpg-dev libvotequorum-dev
 libcmap-dev libquorum-dev libcmocka-dev libjson-c-dev libinih-dev zlib1g-dev corosync
-iproute2 util-linux jq procps passwd"
+iproute2 util-linux jq procps passwd sbd clang-14 libclang-rt-14-dev"
 
 die() { echo "dev.sh: $*" >&2; exit 1; }
 
@@ -83,6 +84,8 @@ run_tests() {
 	tail -n 15 "$LOGDIR/asan.out"
 	echo "== cluster tests (real corosync in network namespaces) =="
 	XENHA_BUILD=$BUILD "$TOP/tests/cluster/run.sh" 2>&1 | tee "$LOGDIR/cluster.out" || fail=1
+	echo "== fuzzing (libFuzzer, ${XENHA_FUZZ_SECONDS:-60} s per target) =="
+	"$TOP/tests/fuzz/run.sh" "${XENHA_FUZZ_SECONDS:-60}" 2>&1 | tee "$LOGDIR/fuzz.out" | grep -E '^fuzz' || fail=1
 	echo "== make distcheck =="
 	if make -C "$BUILD" -s distcheck >"$LOGDIR/distcheck.out" 2>&1; then
 		echo "distcheck: 1 passed, 0 failed" | tee -a "$LOGDIR/distcheck.out"

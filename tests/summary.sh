@@ -1,7 +1,7 @@
 #!/bin/bash
 # summary.sh LOGDIR - print the result of every unit-test program (cmocka's
 # own summary lines for cmocka programs, TAP counts for the shell tests) of
-# the plain and the ASan build, the cluster and distcheck results, then the
+# the plain and the ASan build, the cluster, fuzzing and distcheck results, then the
 # totals of everything as the last line:
 #   N passed, N failed
 # A program that died before printing its results counts as one failure.
@@ -37,7 +37,7 @@ for sub in unit asan; do
 		passed=$((passed + p)); failed=$((failed + x))
 	done
 done
-for f in "$dir/cluster.out" "$dir/distcheck.out"; do
+for f in "$dir/cluster.out" "$dir/fuzz.out" "$dir/distcheck.out"; do
 	[ -e "$f" ] || { failed=$((failed + 1)); echo "missing: $f"; continue; }
 	line=$(grep -aE '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$f" | tail -n 1)
 	if [ -z "$line" ]; then failed=$((failed + 1)); echo "$(basename "$f"): no result line"; continue; fi
