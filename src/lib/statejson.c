@@ -140,30 +140,18 @@ static struct json_object *domain_obj(const struct xh_state *s,
 	return o;
 }
 
-struct json_object *sj_domains(const struct xh_state *s, const char *name)
+/* {"domains":[ the domains with index in [from, to) ]} */
+static struct json_object *domains_range(const struct xh_state *s, uint32_t from, uint32_t to)
 {
 	struct json_object *root, *a;
-	const struct xh_domain *one = NULL;
 
-	if (name != NULL) {
-		one = xh_state_domain(s, name);
-		if (one == NULL)
-			return NULL;
-	}
 	root = json_object_new_object();
 	if (root == NULL)
 		return NULL;
 	a = json_object_new_array();
-	if (!put(root, "domains", a)) {
-		json_object_put(root);
-		return NULL;
-	}
-	if (one != NULL) {
-		if (!append(a, domain_obj(s, one)))
-			goto fail;
-		return root;
-	}
-	for (uint32_t i = 0; i < s->n_domains; i++)
+	if (!put(root, "domains", a))
+		goto fail;
+	for (uint32_t i = from; i < to; i++)
 		if (!append(a, domain_obj(s, &s->domains[i])))
 			goto fail;
 	return root;
@@ -172,30 +160,38 @@ fail:
 	return NULL;
 }
 
+struct json_object *sj_domains(const struct xh_state *s, const char *name)
+{
+	const struct xh_domain *one;
+	uint32_t i;
+
+	if (name == NULL)
+		return domains_range(s, 0, s->n_domains);
+	one = xh_state_domain(s, name);
+	if (one == NULL)
+		return NULL;
+	i = (uint32_t)(one - s->domains);
+	return domains_range(s, i, i + 1);
+}
+
 struct json_object *sj_domains_page(const struct xh_state *s, uint32_t offset, uint32_t limit)
 {
-	struct json_object *root, *a;
-	uint32_t end;
+	struct json_object *root;
+	uint32_t from = offset < s->n_domains ? offset : s->n_domains;
+	uint32_t to = s->n_domains;
 
-	root = json_object_new_object();
+	if (limit != 0 && to - from > limit)
+		to = from + limit;
+	root = domains_range(s, from, to);
 	if (root == NULL)
 		return NULL;
-	a = json_object_new_array();
-	if (!put(root, "domains", a) ||
-	    !put(root, "total", json_object_new_int64(s->n_domains)) ||
+	if (!put(root, "total", json_object_new_int64(s->n_domains)) ||
 	    !put(root, "offset", json_object_new_int64(offset)) ||
-	    !put(root, "seq", json_object_new_int64((int64_t)s->seq)))
-		goto fail;
-	end = s->n_domains;
-	if (limit != 0 && offset < end && end - offset > limit)
-		end = offset + limit;
-	for (uint32_t i = offset; i < end; i++)
-		if (!append(a, domain_obj(s, &s->domains[i])))
-			goto fail;
+	    !put(root, "seq", json_object_new_int64((int64_t)s->seq))) {
+		json_object_put(root);
+		return NULL;
+	}
 	return root;
-fail:
-	json_object_put(root);
-	return NULL;
 }
 
 /* ---- nodes ---- */
