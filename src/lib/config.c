@@ -43,6 +43,15 @@
  *
  * The result is built in a copy and committed only on success, so a bad
  * file leaves the caller's configuration untouched.
+ *
+ * [fence-device NAME] sections repeat, so they are not in the plain table
+ * of sections: the reader opens a device slot at each such header and
+ * remembers it as the current section; the handler stores the keys that
+ * follow into that slot.  We do not use the section name inih hands the
+ * handler for devices, because inih cuts section names at 49 bytes.  A
+ * device is checked for its required keys when its section closes (at
+ * the next header or at the end of the text), and such an error is
+ * reported on the header's line.
  */
 #include <errno.h>
 #include <ini.h>
@@ -79,13 +88,17 @@ enum cfg_kind {
 	CK_U32,
 	CK_U64,
 	CK_BOOL,
+	CK_WATCHDOG,    /* absolute path, "test:" + absolute path, or "none" */
+	CK_HOSTS,       /* [fence-device] hosts: host names separated by blanks */
+	CK_ARGS,        /* [fence-device] args: key=value words separated by blanks */
 };
 
 struct cfg_key {
 	const char *section;
 	const char *name;
 	enum cfg_kind kind;
-	size_t off;     /* offset of the field in struct xh_config */
+	size_t off;     /* offset of the field in struct xh_config
+			   (struct xh_fence_device for dev_keys[]) */
 	size_t size;    /* size of the field (strings: buffer size) */
 	uint64_t min;   /* integers only */
 	uint64_t max;
@@ -115,6 +128,24 @@ static const struct cfg_key cfg_keys[] = {
 	KEY("sim", "hold_max_mb", CK_U32, sim_hold_max_mb, 0, 4096),
 	KEY("sim", "dirty_kib_s", CK_U32, sim_dirty_kib_s, 0, 1048576),
 	KEY("sim", "record_ms", CK_U32, sim_record_ms, 1, 60000),
+	KEY("fencing", "device", CK_PATH_OPT, fence_device, 0, 0),
+	KEY("fencing", "watchdog", CK_WATCHDOG, fence_watchdog, 0, 0),
+	KEY("fencing", "allow_no_watchdog", CK_BOOL, fence_allow_no_watchdog, 0, 0),
+	KEY("fencing", "tick_ms", CK_U32, fence_tick_ms, 10, 10000),
+	KEY("fencing", "lease_ms", CK_U32, fence_lease_ms, 50, 60000),
+	KEY("fencing", "margin_ms", CK_U32, fence_margin_ms, 0, 60000),
+	KEY("fencing", "xenhad_timeout_ms", CK_U32, fence_xenhad_timeout_ms, 100, 600000),
+	KEY("fencing", "disk_timeout_ms", CK_U32, fence_disk_timeout_ms, 50, 600000),
+	KEY("fencing", "sysrq", CK_BOOL, fence_sysrq, 0, 0),
+	KEY("fencing", "disk_fault_file", CK_PATH_OPT, fence_disk_fault_file, 0, 0),
+	/* what the site's iSCSI and multipath settings are, for the timeout
+	   chain check; 0 = unknown (the check then says so) */
+	KEY("fencing", "iscsi_replacement_timeout_ms", CK_U32,
+	    fence_iscsi_replacement_ms, 0, 3600000),
+	KEY("fencing", "mpath_no_path_retry", CK_U32, fence_mpath_no_path_retry,
+	    0, 100000),
+	KEY("fencing", "mpath_polling_interval_ms", CK_U32, fence_mpath_polling_ms,
+	    0, 3600000),
 	KEY("log", "syslog", CK_BOOL, log_syslog, 0, 0),
 	KEY("log", "file", CK_PATH_OPT, log_file, 0, 0),
 	KEY("log", "debug", CK_BOOL, log_debug, 0, 0),
@@ -122,7 +153,40 @@ static const struct cfg_key cfg_keys[] = {
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
-static const char *const cfg_sections[] = { "node", "cluster", "sim", "log" };
+#define DKEY(nm, kind, field, lo, hi) \
+	{ "fence-device", nm, kind, offsetof(struct xh_fence_device, field), \
+	  sizeof(((struct xh_fence_device *)0)->field), lo, hi }
+
+/*
+ * The keys of a [fence-device NAME] section.  A fence agent run below one
+ * second cannot do its status retries (1 s apart); above ten minutes the
+ * survivors would wait too long to recover anything.
+ */
+static const struct cfg_key dev_keys[] = {
+	DKEY("agent", CK_PATH, agent, 0, 0),
+	DKEY("hosts", CK_HOSTS, hosts, 0, 0),
+	DKEY("level", CK_U32, level, 1, 9),
+	DKEY("timeout_ms", CK_U32, timeout_ms, 1000, 600000),
+	DKEY("args", CK_ARGS, args, 0, 0),
+};
+
+#define DEV_NKEYS (sizeof(dev_keys) / sizeof(dev_keys[0]))
+
+/* Set by xenha, never by the administrator ("option" is fence-agents'
+ * old name for "action"). */
+static const char *const dev_reserved_args[] = {
+	"action", "option", "plug", "port", "nodename",
+};
+
+#define DEV_PREFIX "fence-device"
+#define DEV_PREFIX_LEN (sizeof(DEV_PREFIX) - 1)
+
+static const char *const cfg_sections[] = {
+	"node", "cluster", "sim", "fencing", "log",
+};
+
+#define SECTIONS_EXPECTED "[node], [cluster], [sim], [fencing], " \
+	"[fence-device NAME], [log]"
 
 #define CFG_NSECTIONS (sizeof(cfg_sections) / sizeof(cfg_sections[0]))
 
@@ -138,21 +202,48 @@ struct cfg_ctx {
 	unsigned key_line[CFG_NKEYS];     /* line each key was set on, 0 = not */
 	unsigned section_line[CFG_NSECTIONS];
 
+	/* [fence-device NAME] sections */
+	int cur_dev;                      /* slot of the open device section, -1 = none */
+	unsigned dev_line[CFG_FENCE_DEVICES_MAX];   /* header line, 0 = from before */
+	unsigned dev_key_line[CFG_FENCE_DEVICES_MAX][DEV_NKEYS];
+	char dev_section[XH_NAME_MAX + 16]; /* "fence-device NAME" of cur_dev */
+
 	/* first error we found ourselves */
-	unsigned err_line;                /* 0 = none */
+	unsigned err_line;                /* 0 = none; the line it is about */
+	unsigned err_seen;                /* the line being read when we found it
+					     (after err_line for a device
+					     found incomplete at its end) */
 	char err_msg[CFG_MSG_MAX];
 };
+
+static void __attribute__((format(printf, 4, 0)))
+vfail_at(struct cfg_ctx *x, unsigned line, unsigned seen, const char *fmt,
+	 va_list ap)
+{
+	if (x->err_line != 0)
+		return;
+	x->err_line = line;
+	x->err_seen = seen;
+	vsnprintf(x->err_msg, sizeof(x->err_msg), fmt, ap);
+}
 
 static void __attribute__((format(printf, 2, 3)))
 fail(struct cfg_ctx *x, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (x->err_line != 0)
-		return;
-	x->err_line = x->lineno;
 	va_start(ap, fmt);
-	vsnprintf(x->err_msg, sizeof(x->err_msg), fmt, ap);
+	vfail_at(x, x->lineno, x->lineno, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+fail_at(struct cfg_ctx *x, unsigned line, unsigned seen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_at(x, line, seen, fmt, ap);
 	va_end(ap);
 }
 
@@ -189,6 +280,8 @@ static bool is_blank(char c)
 
 /* ---- section headers (checked in the reader) ---- */
 
+static bool name_ok(const char *v);
+
 static int section_index(const char *s, size_t n)
 {
 	size_t i;
@@ -197,6 +290,84 @@ static int section_index(const char *s, size_t n)
 		if (strlen(cfg_sections[i]) == n && memcmp(cfg_sections[i], s, n) == 0)
 			return (int)i;
 	return -1;
+}
+
+/*
+ * The device section now open (if any) ends here; check it has what it
+ * needs.  `seen` is the line being read (one past the end at the end).
+ */
+static void close_device(struct cfg_ctx *x, unsigned seen)
+{
+	const struct xh_fence_device *d;
+	int i = x->cur_dev;
+
+	if (i < 0)
+		return;
+	x->cur_dev = -1;
+	d = &x->cfg.fence_devices[i];
+	if (d->agent[0] == '\0')
+		fail_at(x, x->dev_line[i], seen, "section [%s %s] has no agent; "
+			"expected an 'agent = /absolute/path' line in it",
+			DEV_PREFIX, d->name);
+	else if (d->n_hosts == 0)
+		fail_at(x, x->dev_line[i], seen, "section [%s %s] has no hosts; "
+			"expected a 'hosts = NAME ...' line in it", DEV_PREFIX,
+			d->name);
+}
+
+/*
+ * A "[fence-device...]" header: `sec` (n bytes) is what is between the
+ * brackets, starting "fence-device" and then nothing or a space.  Opens a
+ * new device slot with the defaults.
+ */
+static void open_device(struct cfg_ctx *x, const char *sec, size_t n)
+{
+	char q[CFG_QUOTE_MAX * 2], name[XH_NAME_MAX];
+	struct xh_fence_device *d;
+	size_t len = n > DEV_PREFIX_LEN ? n - DEV_PREFIX_LEN - 1 : 0;
+	const char *nm = sec + DEV_PREFIX_LEN + 1;
+	uint32_t i;
+
+	quote(q, sizeof(q), sec, n);
+	if (n == DEV_PREFIX_LEN || len >= sizeof(name)) {
+		fail(x, "invalid section [%s]; expected [%s NAME] with a NAME of "
+		     "1 to %d characters from [A-Za-z0-9._-], starting with a "
+		     "letter or digit", q, DEV_PREFIX, XH_NAME_MAX - 1);
+		return;
+	}
+	memcpy(name, nm, len);
+	name[len] = '\0';
+	if (!name_ok(name)) {
+		fail(x, "invalid section [%s]; expected [%s NAME] with a NAME of "
+		     "1 to %d characters from [A-Za-z0-9._-], starting with a "
+		     "letter or digit", q, DEV_PREFIX, XH_NAME_MAX - 1);
+		return;
+	}
+	for (i = 0; i < x->cfg.n_fence_devices; i++) {
+		if (strcmp(x->cfg.fence_devices[i].name, name) != 0)
+			continue;
+		if (x->dev_line[i] != 0)
+			fail(x, "duplicate section [%s] (first on line %u); "
+			     "expected each section once", q, x->dev_line[i]);
+		else
+			fail(x, "duplicate section [%s] (defined before this "
+			     "file); expected each section once", q);
+		return;
+	}
+	if (x->cfg.n_fence_devices >= CFG_FENCE_DEVICES_MAX) {
+		fail(x, "too many fence devices at [%s]; expected at most %d "
+		     "[%s NAME] sections", q, CFG_FENCE_DEVICES_MAX, DEV_PREFIX);
+		return;
+	}
+	i = x->cfg.n_fence_devices++;
+	d = &x->cfg.fence_devices[i];
+	memset(d, 0, sizeof(*d));
+	memcpy(d->name, name, len + 1);
+	d->level = 1;
+	d->timeout_ms = 30000;
+	x->dev_line[i] = x->lineno;
+	x->cur_dev = (int)i;
+	snprintf(x->dev_section, sizeof(x->dev_section), "%s %s", DEV_PREFIX, name);
 }
 
 /*
@@ -231,10 +402,17 @@ static void check_section(struct cfg_ctx *x, const char *s, size_t n)
 		     "nothing or a ' ;' comment", quote(q, sizeof(q), s + 1, end - 1));
 		return;
 	}
+	close_device(x, x->lineno);
+	if (end - 1 >= DEV_PREFIX_LEN &&
+	    memcmp(s + 1, DEV_PREFIX, DEV_PREFIX_LEN) == 0 &&
+	    (end - 1 == DEV_PREFIX_LEN || s[1 + DEV_PREFIX_LEN] == ' ')) {
+		open_device(x, s + 1, end - 1);
+		return;
+	}
 	idx = section_index(s + 1, end - 1);
 	if (idx < 0) {
-		fail(x, "unknown section [%s]; expected one of: [node], [cluster], "
-		     "[sim], [log]", quote(q, sizeof(q), s + 1, end - 1));
+		fail(x, "unknown section [%s]; expected one of: " SECTIONS_EXPECTED,
+		     quote(q, sizeof(q), s + 1, end - 1));
 		return;
 	}
 	if (x->section_line[idx] != 0) {
@@ -384,10 +562,185 @@ static bool parse_bool(const char *v, bool *out)
 	return false;
 }
 
-/* Check and store one value; on error record it and return false. */
-static bool set_value(struct cfg_ctx *x, const struct cfg_key *k, const char *v)
+static bool watchdog_ok(const char *v, size_t bufsize)
 {
-	char *field = (char *)&x->cfg + k->off;
+	if (strcmp(v, "none") == 0)
+		return true;
+	if (strncmp(v, "test:", 5) == 0)
+		return strlen(v) < bufsize && path_ok(v + 5, bufsize - 5);
+	return path_ok(v, bufsize);
+}
+
+static bool is_word_char(char c)
+{
+	return c > 0x20 && c < 0x7f;
+}
+
+/*
+ * Split `v` at blanks into words; call `word` for each (not
+ * NUL-terminated: pointer and length).  Returns false as soon as `word`
+ * does.
+ */
+static bool each_word(const char *v, bool (*word)(struct cfg_ctx *, void *,
+						   const char *, size_t),
+		      struct cfg_ctx *x, void *arg)
+{
+	const char *p = v;
+
+	for (;;) {
+		size_t n;
+
+		while (*p != '\0' && is_blank(*p))
+			p++;
+		if (*p == '\0')
+			return true;
+		for (n = 0; p[n] != '\0' && !is_blank(p[n]); n++)
+			;
+		if (!word(x, arg, p, n))
+			return false;
+		p += n;
+	}
+}
+
+/* The error, if any, of one hosts/args word, for set_value to report. */
+enum word_err { WE_NONE, WE_FORMAT, WE_DUP, WE_RESERVED };
+
+struct word_acc {
+	struct xh_fence_device *d;        /* the device being filled */
+	enum word_err err;
+	char bad[CFG_QUOTE_MAX * 2];      /* the offending word, quoted */
+};
+
+static bool host_word(struct cfg_ctx *x, void *arg, const char *w, size_t n)
+{
+	struct word_acc *a = arg;
+	struct xh_fence_device *d = a->d;
+	char name[XH_NAME_MAX];
+	uint32_t i;
+
+	(void)x;
+	quote(a->bad, sizeof(a->bad), w, n);
+	if (n >= sizeof(name) || d->n_hosts >= CFG_FENCE_HOSTS_MAX) {
+		a->err = WE_FORMAT;
+		return false;
+	}
+	memcpy(name, w, n);
+	name[n] = '\0';
+	if (!name_ok(name)) {
+		a->err = WE_FORMAT;
+		return false;
+	}
+	for (i = 0; i < d->n_hosts; i++) {
+		if (strcmp(d->hosts[i], name) == 0) {
+			a->err = WE_DUP;
+			return false;
+		}
+	}
+	memcpy(d->hosts[d->n_hosts++], name, n + 1);
+	return true;
+}
+
+/* "key=value": key [a-z0-9_]+, value of printable non-blank bytes. */
+static bool arg_word(struct cfg_ctx *x, void *arg, const char *w, size_t n)
+{
+	struct word_acc *a = arg;
+	struct xh_fence_device *d = a->d;
+	const char *eq = memchr(w, '=', n);
+	size_t klen, i;
+
+	(void)x;
+	quote(a->bad, sizeof(a->bad), w, n);
+	a->err = WE_FORMAT;
+	if (eq == NULL || eq == w || (size_t)(eq - w) + 1 == n ||
+	    n >= CFG_FENCE_ARG_MAX || d->n_args >= CFG_FENCE_ARGS_MAX)
+		return false;
+	klen = (size_t)(eq - w);
+	for (i = 0; i < klen; i++) {
+		char c = w[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	for (i = klen + 1; i < n; i++)
+		if (!is_word_char(w[i]))
+			return false;
+	quote(a->bad, sizeof(a->bad), w, klen);
+	for (i = 0; i < sizeof(dev_reserved_args) / sizeof(dev_reserved_args[0]); i++) {
+		if (strlen(dev_reserved_args[i]) == klen &&
+		    memcmp(dev_reserved_args[i], w, klen) == 0) {
+			a->err = WE_RESERVED;
+			return false;
+		}
+	}
+	for (i = 0; i < d->n_args; i++) {
+		if (strncmp(d->args[i], w, klen + 1) == 0) {
+			a->err = WE_DUP;
+			return false;
+		}
+	}
+	memcpy(d->args[d->n_args], w, n);
+	d->args[d->n_args][n] = '\0';
+	d->n_args++;
+	a->err = WE_NONE;
+	return true;
+}
+
+/* hosts or args of the device at `base`; on error record it. */
+static bool set_words(struct cfg_ctx *x, const struct cfg_key *k,
+		      const char *section, char *base, const char *v)
+{
+	struct xh_fence_device *d = (struct xh_fence_device *)(void *)base;
+	struct xh_fence_device saved = *d;
+	struct word_acc a = { .d = d, .err = WE_NONE };
+	char q[CFG_QUOTE_MAX * 2];
+	bool hosts = k->kind == CK_HOSTS, ok;
+
+	quote(q, sizeof(q), v, strlen(v));
+	if (hosts) {
+		d->n_hosts = 0;
+		memset(d->hosts, 0, sizeof(d->hosts));
+	} else {
+		d->n_args = 0;
+		memset(d->args, 0, sizeof(d->args));
+	}
+	ok = each_word(v, hosts ? host_word : arg_word, x, &a);
+	if (ok && hosts && d->n_hosts == 0)
+		ok = false;       /* at least one host; args may be empty */
+	if (ok)
+		return true;
+	*d = saved;
+	if (a.err == WE_DUP) {
+		fail(x, "duplicate %s '%s' in %s.%s; expected each %s once",
+		     hosts ? "host" : "key", a.bad, section, k->name,
+		     hosts ? "host" : "key");
+	} else if (a.err == WE_RESERVED) {
+		fail(x, "reserved key '%s' in %s.%s; expected keys other than "
+		     "action, option, plug, port and nodename (xenha sets them)",
+		     a.bad, section, k->name);
+	} else if (hosts) {
+		fail(x, "invalid value '%s' for %s.%s; expected 1 to %d host "
+		     "names separated by spaces, each of 1 to %d characters from "
+		     "[A-Za-z0-9._-], starting with a letter or digit", q,
+		     section, k->name, CFG_FENCE_HOSTS_MAX, XH_NAME_MAX - 1);
+	} else {
+		fail(x, "invalid value '%s' for %s.%s; expected at most %d "
+		     "key=value words separated by spaces, keys of [a-z0-9_], "
+		     "values of printable characters without spaces, each word "
+		     "at most %d bytes", q, section, k->name, CFG_FENCE_ARGS_MAX,
+		     CFG_FENCE_ARG_MAX - 1);
+	}
+	return false;
+}
+
+/*
+ * Check and store one value of key `k` of `section` (as shown in
+ * messages) into the struct at `base`; on error record it and return
+ * false.
+ */
+static bool set_value(struct cfg_ctx *x, const struct cfg_key *k,
+		      const char *section, char *base, const char *v)
+{
+	char *field = base + k->off;
 	char q[CFG_QUOTE_MAX * 2];
 	uint64_t u;
 	bool b;
@@ -411,6 +764,13 @@ static bool set_value(struct cfg_ctx *x, const struct cfg_key *k, const char *v)
 		if (!path_ok(v, k->size))
 			goto bad;
 		break;
+	case CK_WATCHDOG:
+		if (!watchdog_ok(v, k->size))
+			goto bad;
+		break;
+	case CK_HOSTS:
+	case CK_ARGS:
+		return set_words(x, k, section, base, v);
 	case CK_U32:
 	case CK_U64:
 		if (!parse_u64(v, &u) || u < k->min || u > k->max)
@@ -436,47 +796,56 @@ static bool set_value(struct cfg_ctx *x, const struct cfg_key *k, const char *v)
 
 bad:
 	switch (k->kind) {
+	case CK_WATCHDOG:
+		fail(x, "invalid value '%s' for %s.%s; expected an absolute path "
+		     "of at most %zu bytes, 'test:' and an absolute path, or "
+		     "'none'", q, section, k->name, k->size - 1);
+		break;
+	case CK_HOSTS:
+	case CK_ARGS:
+		break;    /* reported by set_words() */
 	case CK_NAME:
 		fail(x, "invalid value '%s' for %s.%s; expected a name of 1 to %d "
 		     "characters from [A-Za-z0-9._-], starting with a letter or "
-		     "digit, or nothing", q, k->section, k->name, XH_NAME_MAX - 1);
+		     "digit, or nothing", q, section, k->name, XH_NAME_MAX - 1);
 		break;
 	case CK_HYPERVISOR:
 		fail(x, "invalid value '%s' for %s.%s; expected 'sim' or 'xen'",
-		     q, k->section, k->name);
+		     q, section, k->name);
 		break;
 	case CK_PATH:
 	case CK_PATH_OPT:
 		fail(x, "invalid value '%s' for %s.%s; expected an absolute path "
-		     "of at most %zu bytes%s", q, k->section, k->name, k->size - 1,
+		     "of at most %zu bytes%s", q, section, k->name, k->size - 1,
 		     k->kind == CK_PATH_OPT ? ", or nothing" : "");
 		break;
 	case CK_U32:
 	case CK_U64:
 		fail(x, "invalid value '%s' for %s.%s; expected an integer between "
-		     "%llu and %llu", q, k->section, k->name,
+		     "%llu and %llu", q, section, k->name,
 		     (unsigned long long)k->min, (unsigned long long)k->max);
 		break;
 	case CK_BOOL:
 		fail(x, "invalid value '%s' for %s.%s; expected yes, no, true, "
-		     "false, 1 or 0", q, k->section, k->name);
+		     "false, 1 or 0", q, section, k->name);
 		break;
 	}
 	return false;
 }
 
-/* "name, hypervisor, ..." for the keys of one section. */
-static void key_list(const char *section, char *buf, size_t len)
+/* "name, hypervisor, ..." for the keys of one section of a table. */
+static void key_list(const struct cfg_key *keys, size_t nkeys,
+		     const char *section, char *buf, size_t len)
 {
 	size_t i, o = 0;
 
 	buf[0] = '\0';
-	for (i = 0; i < CFG_NKEYS && o < len; i++) {
+	for (i = 0; i < nkeys && o < len; i++) {
 		int w;
 
-		if (strcmp(cfg_keys[i].section, section) != 0)
+		if (strcmp(keys[i].section, section) != 0)
 			continue;
-		w = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", cfg_keys[i].name);
+		w = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", keys[i].name);
 		if (w < 0)
 			break;
 		o += (size_t)w;
@@ -484,6 +853,34 @@ static void key_list(const char *section, char *buf, size_t len)
 }
 
 /* ---- the key handler ---- */
+
+/* A key in the open [fence-device NAME] section. */
+static int device_key(struct cfg_ctx *x, const char *name, const char *value)
+{
+	char qn[CFG_QUOTE_MAX * 2], list[128];
+	int dev = x->cur_dev;
+	size_t i;
+
+	for (i = 0; i < DEV_NKEYS; i++) {
+		const struct cfg_key *k = &dev_keys[i];
+
+		if (strcmp(k->name, name) != 0)
+			continue;
+		if (x->dev_key_line[dev][i] != 0) {
+			fail(x, "duplicate key '%s' in section [%s] (first set on "
+			     "line %u); expected each key once", k->name,
+			     x->dev_section, x->dev_key_line[dev][i]);
+			return 0;
+		}
+		x->dev_key_line[dev][i] = x->lineno;
+		return set_value(x, k, x->dev_section,
+				 (char *)&x->cfg.fence_devices[dev], value) ? 1 : 0;
+	}
+	key_list(dev_keys, DEV_NKEYS, DEV_PREFIX, list, sizeof(list));
+	fail(x, "unknown key '%s' in section [%s]; expected one of: %s",
+	     quote(qn, sizeof(qn), name, strlen(name)), x->dev_section, list);
+	return 0;
+}
 
 static int cfg_handler(void *user, const char *section, const char *name,
 		       const char *value)
@@ -508,10 +905,12 @@ static int cfg_handler(void *user, const char *section, const char *name,
 		     "line before it", qn);
 		return 0;
 	}
+	if (x->cur_dev >= 0)
+		return device_key(x, name, value);
 	if (section_index(section, strlen(section)) < 0) {
 		/* the reader rejects the header first; this is a backstop */
-		fail(x, "unknown section [%s]; expected one of: [node], [cluster], "
-		     "[sim], [log]", quote(qs, sizeof(qs), section, strlen(section)));
+		fail(x, "unknown section [%s]; expected one of: " SECTIONS_EXPECTED,
+		     quote(qs, sizeof(qs), section, strlen(section)));
 		return 0;
 	}
 	for (i = 0; i < CFG_NKEYS; i++) {
@@ -526,9 +925,9 @@ static int cfg_handler(void *user, const char *section, const char *name,
 			return 0;
 		}
 		x->key_line[i] = x->lineno;
-		return set_value(x, k, value) ? 1 : 0;
+		return set_value(x, k, k->section, (char *)&x->cfg, value) ? 1 : 0;
 	}
-	key_list(section, list, sizeof(list));
+	key_list(cfg_keys, CFG_NKEYS, section, list, sizeof(list));
 	fail(x, "unknown key '%s' in section [%s]; expected one of: %s",
 	     qn, section, list);
 	return 0;
@@ -562,6 +961,17 @@ void cfg_defaults(struct xh_config *c, const char *libexecdir)
 	c->sim_hold_max_mb = 4;
 	c->sim_dirty_kib_s = 256;
 	c->sim_record_ms = 50;
+	/* fence_device "": no heartbeat disk */
+	strcpy(c->fence_watchdog, "/dev/watchdog");
+	c->fence_allow_no_watchdog = false;
+	c->fence_tick_ms = 250;
+	c->fence_lease_ms = 1500;
+	c->fence_margin_ms = 500;
+	c->fence_xenhad_timeout_ms = 10000;
+	c->fence_disk_timeout_ms = 2000;
+	c->fence_sysrq = true;
+	/* fence_disk_fault_file "", the iSCSI/multipath figures 0 (unknown),
+	   no fence devices */
 	c->log_syslog = true;
 	c->log_debug = false;
 }
@@ -596,15 +1006,23 @@ int cfg_parse(const char *text, const char *filename, struct xh_config *c,
 	memset(x, 0, sizeof(*x));
 	x->pos = text;
 	x->cfg = *c;
+	x->cur_dev = -1;
+	if (c->n_fence_devices > CFG_FENCE_DEVICES_MAX) {
+		report(err, errlen, filename, 0, "corrupt configuration (too many "
+		       "fence devices); expected cfg_defaults() first");
+		return -EINVAL;
+	}
 
 	r = ini_parse_stream(cfg_reader, x, cfg_handler, x);
+	if (r >= 0)
+		close_device(x, x->lineno + 1);
 	if (r < 0) {
 		/* -2: inih could not allocate its line buffer */
 		report(err, errlen, filename, 0,
 		       "out of memory reading the configuration; expected free memory");
 		return -ENOMEM;
 	}
-	if (r > 0 && (x->err_line == 0 || (unsigned)r < x->err_line)) {
+	if (r > 0 && (x->err_line == 0 || (unsigned)r < x->err_seen)) {
 		report(err, errlen, filename, (unsigned)r,
 		       "syntax error; expected 'key = value' or '[section]'");
 		return -EINVAL;

@@ -120,6 +120,25 @@ static const struct int_key int_keys[] = {
 	{ "sim", "hold_max_mb", 0, 4096 },
 	{ "sim", "dirty_kib_s", 0, 1048576 },
 	{ "sim", "record_ms", 1, 60000 },
+	{ "fencing", "tick_ms", 10, 10000 },
+	{ "fencing", "lease_ms", 50, 60000 },
+	{ "fencing", "margin_ms", 0, 60000 },
+	{ "fencing", "xenhad_timeout_ms", 100, 600000 },
+	{ "fencing", "disk_timeout_ms", 50, 600000 },
+	{ "fencing", "iscsi_replacement_timeout_ms", 0, 3600000 },
+	{ "fencing", "mpath_no_path_retry", 0, 100000 },
+	{ "fencing", "mpath_polling_interval_ms", 0, 3600000 },
+};
+
+/* [fencing] and [fence-device NAME] keys (the shipped example file does
+ * not list them; the man page does). */
+static const char *const fence_keys[] = {
+	"device", "watchdog", "allow_no_watchdog", "tick_ms", "lease_ms",
+	"margin_ms", "xenhad_timeout_ms", "disk_timeout_ms", "sysrq",
+	"disk_fault_file", "iscsi_replacement_timeout_ms", "mpath_no_path_retry",
+	"mpath_polling_interval_ms",
+	/* [fence-device NAME] */
+	"agent", "hosts", "level", "timeout_ms", "args",
 };
 
 static const char *const all_keys[][2] = {
@@ -146,6 +165,15 @@ static uint64_t int_field(const struct xh_config *c, const char *name)
 	if (strcmp(name, "hold_max_mb") == 0) return c->sim_hold_max_mb;
 	if (strcmp(name, "dirty_kib_s") == 0) return c->sim_dirty_kib_s;
 	if (strcmp(name, "record_ms") == 0) return c->sim_record_ms;
+	if (strcmp(name, "tick_ms") == 0) return c->fence_tick_ms;
+	if (strcmp(name, "lease_ms") == 0) return c->fence_lease_ms;
+	if (strcmp(name, "margin_ms") == 0) return c->fence_margin_ms;
+	if (strcmp(name, "xenhad_timeout_ms") == 0) return c->fence_xenhad_timeout_ms;
+	if (strcmp(name, "disk_timeout_ms") == 0) return c->fence_disk_timeout_ms;
+	if (strcmp(name, "iscsi_replacement_timeout_ms") == 0)
+		return c->fence_iscsi_replacement_ms;
+	if (strcmp(name, "mpath_no_path_retry") == 0) return c->fence_mpath_no_path_retry;
+	if (strcmp(name, "mpath_polling_interval_ms") == 0) return c->fence_mpath_polling_ms;
 	fail_msg("no field for %s", name);
 	return 0;
 }
@@ -176,6 +204,20 @@ static void test_defaults(void **state)
 	assert_true(c.log_syslog);
 	assert_string_equal(c.log_file, "");
 	assert_false(c.log_debug);
+	assert_string_equal(c.fence_device, "");
+	assert_string_equal(c.fence_watchdog, "/dev/watchdog");
+	assert_false(c.fence_allow_no_watchdog);
+	assert_int_equal(c.fence_tick_ms, 250);
+	assert_int_equal(c.fence_lease_ms, 1500);
+	assert_int_equal(c.fence_margin_ms, 500);
+	assert_int_equal(c.fence_xenhad_timeout_ms, 10000);
+	assert_int_equal(c.fence_disk_timeout_ms, 2000);
+	assert_true(c.fence_sysrq);
+	assert_string_equal(c.fence_disk_fault_file, "");
+	assert_int_equal(c.fence_iscsi_replacement_ms, 0);
+	assert_int_equal(c.fence_mpath_no_path_retry, 0);
+	assert_int_equal(c.fence_mpath_polling_ms, 0);
+	assert_int_equal(c.n_fence_devices, 0);
 }
 
 static void test_defaults_libexecdir(void **state)
@@ -219,10 +261,36 @@ static const char full_text[] =
 	"dirty_kib_s = 1024\n"
 	"record_ms = 20\n"
 	"\n"
+	"[fencing]\n"
+	"device = /dev/disk/by-id/wwn-0x6001405abc\n"
+	"watchdog = test:/run/xenha/testwd.sock\n"
+	"allow_no_watchdog = yes\n"
+	"tick_ms = 100\n"
+	"lease_ms = 900\n"
+	"margin_ms = 300\n"
+	"xenhad_timeout_ms = 5000\n"
+	"disk_timeout_ms = 1000\n"
+	"sysrq = no\n"
+	"disk_fault_file = /run/xenha/disk-fault\n"
+	"iscsi_replacement_timeout_ms = 15000\n"
+	"mpath_no_path_retry = 4\n"
+	"mpath_polling_interval_ms = 5000\n"
+	"\n"
+	"[fence-device ipmi-h1]\n"
+	"agent = /usr/sbin/fence_ipmilan\n"
+	"hosts = h1\n"
+	"level = 2\n"
+	"timeout_ms = 20000\n"
+	"args = ip=198.18.0.101 username=admin password_script=/etc/xenha/pw lanplus=1\n"
+	"\n"
 	"[log]\n"
 	"syslog = no\n"
 	"file = /var/log/xenha.log\n"
-	"debug = yes\n";
+	"debug = yes\n"
+	"\n"
+	"[fence-device pdu]\n"
+	"hosts = h1  h2\th3\n"
+	"agent = /usr/sbin/fence_apc\n";
 
 static void check_full(const struct xh_config *c)
 {
@@ -244,6 +312,45 @@ static void check_full(const struct xh_config *c)
 	assert_false(c->log_syslog);
 	assert_string_equal(c->log_file, "/var/log/xenha.log");
 	assert_true(c->log_debug);
+
+	assert_string_equal(c->fence_device, "/dev/disk/by-id/wwn-0x6001405abc");
+	assert_string_equal(c->fence_watchdog, "test:/run/xenha/testwd.sock");
+	assert_true(c->fence_allow_no_watchdog);
+	assert_int_equal(c->fence_tick_ms, 100);
+	assert_int_equal(c->fence_lease_ms, 900);
+	assert_int_equal(c->fence_margin_ms, 300);
+	assert_int_equal(c->fence_xenhad_timeout_ms, 5000);
+	assert_int_equal(c->fence_disk_timeout_ms, 1000);
+	assert_false(c->fence_sysrq);
+	assert_string_equal(c->fence_disk_fault_file, "/run/xenha/disk-fault");
+	assert_int_equal(c->fence_iscsi_replacement_ms, 15000);
+	assert_int_equal(c->fence_mpath_no_path_retry, 4);
+	assert_int_equal(c->fence_mpath_polling_ms, 5000);
+
+	assert_int_equal(c->n_fence_devices, 2);
+	assert_string_equal(c->fence_devices[0].name, "ipmi-h1");
+	assert_string_equal(c->fence_devices[0].agent, "/usr/sbin/fence_ipmilan");
+	assert_int_equal(c->fence_devices[0].n_hosts, 1);
+	assert_string_equal(c->fence_devices[0].hosts[0], "h1");
+	assert_int_equal(c->fence_devices[0].level, 2);
+	assert_int_equal(c->fence_devices[0].timeout_ms, 20000);
+	assert_int_equal(c->fence_devices[0].n_args, 4);
+	assert_string_equal(c->fence_devices[0].args[0], "ip=198.18.0.101");
+	assert_string_equal(c->fence_devices[0].args[1], "username=admin");
+	assert_string_equal(c->fence_devices[0].args[2], "password_script=/etc/xenha/pw");
+	assert_string_equal(c->fence_devices[0].args[3], "lanplus=1");
+	assert_string_equal(c->fence_devices[0].args[4], "");
+
+	assert_string_equal(c->fence_devices[1].name, "pdu");
+	assert_string_equal(c->fence_devices[1].agent, "/usr/sbin/fence_apc");
+	assert_int_equal(c->fence_devices[1].n_hosts, 3);
+	assert_string_equal(c->fence_devices[1].hosts[0], "h1");
+	assert_string_equal(c->fence_devices[1].hosts[1], "h2");
+	assert_string_equal(c->fence_devices[1].hosts[2], "h3");
+	assert_string_equal(c->fence_devices[1].hosts[3], "");
+	assert_int_equal(c->fence_devices[1].level, 1);
+	assert_int_equal(c->fence_devices[1].timeout_ms, 30000);
+	assert_int_equal(c->fence_devices[1].n_args, 0);
 }
 
 static void test_full(void **state)
@@ -276,7 +383,7 @@ static void test_empty(void **state)
 	parse_ok("\r\n", &c);
 	assert_memory_equal(&c, &d, sizeof(c));
 	/* empty sections are fine */
-	parse_ok("[node]\n[cluster]\n[sim]\n[log]\n", &c);
+	parse_ok("[node]\n[cluster]\n[sim]\n[fencing]\n[log]\n", &c);
 	assert_memory_equal(&c, &d, sizeof(c));
 }
 
@@ -391,20 +498,20 @@ static void test_err_unknown_section(void **state)
 {
 	parse_err("; comment\n\n[nod]\nname = h1\n",
 		  FN ":3: unknown section [nod]; expected one of: [node], "
-		  "[cluster], [sim], [log]");
+		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
 	/* even with no key under it */
 	parse_err("[node]\nname = h1\n[extra]\n",
 		  FN ":3: unknown section [extra]; expected one of: [node], "
-		  "[cluster], [sim], [log]");
+		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
 	parse_err("[]\n",
 		  FN ":1: unknown section []; expected one of: [node], "
-		  "[cluster], [sim], [log]");
+		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
 	parse_err("[ node ]\n",
 		  FN ":1: unknown section [ node ]; expected one of: [node], "
-		  "[cluster], [sim], [log]");
+		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
 	parse_err("[NODE]\n",
 		  FN ":1: unknown section [NODE]; expected one of: [node], "
-		  "[cluster], [sim], [log]");
+		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
 }
 
 static void test_err_invalid_value(void **state)
@@ -486,7 +593,7 @@ static void test_err_first_wins(void **state)
 	/* unknown section before a syntax error */
 	parse_err("[nod]\nbroken\n",
 		  FN ":1: unknown section [nod]; expected one of: [node], "
-		  "[cluster], [sim], [log]");
+		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
 }
 
 static void test_err_long_line(void **state)
@@ -758,6 +865,418 @@ static void test_quote_long(void **state)
 	parse_err(text, want);
 }
 
+
+/* ---- [fencing] ---- */
+
+static void test_fencing_watchdog(void **state)
+{
+	static const char *const good[] = {
+		"/dev/watchdog", "/dev/watchdog1", "test:/run/xenha/wd",
+		"none",
+	};
+	static const char *const bad[] = {
+		"", "watchdog", "test:", "test:relative", "None", "test:none",
+		"softdog", "test:./x", "test: /x",
+	};
+	char text[512], want[512], longp[CFG_PATH_MAX + 8];
+	struct xh_config c;
+	size_t i;
+
+	for (i = 0; i < NELEM(good); i++) {
+		snprintf(text, sizeof(text), "[fencing]\nwatchdog = %s\n", good[i]);
+		parse_ok(text, &c);
+		assert_string_equal(c.fence_watchdog, good[i]);
+	}
+	for (i = 0; i < NELEM(bad); i++) {
+		snprintf(text, sizeof(text), "[fencing]\nwatchdog = %s\n", bad[i]);
+		snprintf(want, sizeof(want), FN ":2: invalid value '%s' for "
+			 "fencing.watchdog; expected an absolute path of at most 255 "
+			 "bytes, 'test:' and an absolute path, or 'none'", bad[i]);
+		parse_err(text, want);
+	}
+	/* "test:" counts against the 255 bytes: 5 + 150 fits, 5 + 251 not */
+	memset(longp, 'w', sizeof(longp));
+	memcpy(longp, "test:/", 6);
+	longp[155] = '\0';
+	snprintf(text, sizeof(text), "[fencing]\nwatchdog = %s\n", longp);
+	parse_ok(text, &c);
+	assert_string_equal(c.fence_watchdog, longp);
+}
+
+static void test_fencing_values(void **state)
+{
+	struct xh_config c;
+
+	parse_ok("[fencing]\nallow_no_watchdog = true\nsysrq = 0\n"
+		 "watchdog = none\n", &c);
+	assert_true(c.fence_allow_no_watchdog);
+	assert_false(c.fence_sysrq);
+	assert_string_equal(c.fence_watchdog, "none");
+	parse_err("[fencing]\nsysrq = off\n",
+		  FN ":2: invalid value 'off' for fencing.sysrq; expected yes, "
+		  "no, true, false, 1 or 0");
+	parse_err("[fencing]\n\nallow_no_watchdog = sometimes\n",
+		  FN ":3: invalid value 'sometimes' for fencing.allow_no_watchdog; "
+		  "expected yes, no, true, false, 1 or 0");
+
+	/* the disk and the fault file: absolute paths, or nothing */
+	parse_ok("[fencing]\ndevice = /dev/loop7\n"
+		 "disk_fault_file = /tmp/x/fault\n", &c);
+	assert_string_equal(c.fence_device, "/dev/loop7");
+	assert_string_equal(c.fence_disk_fault_file, "/tmp/x/fault");
+	parse_ok("[fencing]\ndevice =\ndisk_fault_file =\n", &c);
+	assert_string_equal(c.fence_device, "");
+	assert_string_equal(c.fence_disk_fault_file, "");
+	parse_err("[fencing]\ndevice = loop7\n",
+		  FN ":2: invalid value 'loop7' for fencing.device; expected an "
+		  "absolute path of at most 255 bytes, or nothing");
+	parse_err("[fencing]\ndisk_fault_file = fault\n",
+		  FN ":2: invalid value 'fault' for fencing.disk_fault_file; "
+		  "expected an absolute path of at most 255 bytes, or nothing");
+
+	parse_err("[fencing]\nlease = 10\n",
+		  FN ":2: unknown key 'lease' in section [fencing]; expected one "
+		  "of: device, watchdog, allow_no_watchdog, tick_ms, lease_ms, "
+		  "margin_ms, xenhad_timeout_ms, disk_timeout_ms, sysrq, "
+		  "disk_fault_file, iscsi_replacement_timeout_ms, "
+		  "mpath_no_path_retry, mpath_polling_interval_ms");
+	parse_err("[fencing]\ntick_ms = 100\n[fencing]\n",
+		  FN ":3: duplicate section [fencing] (first on line 1); expected "
+		  "each section once");
+	parse_err("[fencing]\ntick_ms = 100\ntick_ms = 100\n",
+		  FN ":3: duplicate key 'tick_ms' in section [fencing] (first set "
+		  "on line 2); expected each key once");
+}
+
+/* ---- [fence-device NAME] ---- */
+
+static const char dev_min[] =
+	"[fence-device d1]\nagent = /bin/fa\nhosts = h1\n";
+
+static void test_device_minimal(void **state)
+{
+	struct xh_config c;
+	const struct xh_fence_device *d = &c.fence_devices[0];
+	size_t i;
+
+	parse_ok(dev_min, &c);
+	assert_int_equal(c.n_fence_devices, 1);
+	assert_string_equal(d->name, "d1");
+	assert_string_equal(d->agent, "/bin/fa");
+	assert_int_equal(d->n_hosts, 1);
+	assert_string_equal(d->hosts[0], "h1");
+	assert_int_equal(d->level, 1);
+	assert_int_equal(d->timeout_ms, 30000);
+	assert_int_equal(d->n_args, 0);
+	for (i = 1; i < CFG_FENCE_HOSTS_MAX; i++)
+		assert_string_equal(d->hosts[i], "");
+	for (i = 0; i < CFG_FENCE_ARGS_MAX; i++)
+		assert_string_equal(d->args[i], "");
+	/* the other slots stay zero */
+	for (i = 1; i < CFG_FENCE_DEVICES_MAX; i++)
+		assert_string_equal(c.fence_devices[i].name, "");
+}
+
+static void test_device_values(void **state)
+{
+	char text[1024], name[80];
+	struct xh_config c;
+	const struct xh_fence_device *d = &c.fence_devices[0];
+	size_t i;
+
+	/* levels and timeouts at their bounds */
+	parse_ok("[fence-device a]\nagent=/a\nhosts=h1\nlevel=9\ntimeout_ms=1000\n"
+		 "[fence-device b]\nagent=/b\nhosts=h1\nlevel=1\ntimeout_ms=600000\n",
+		 &c);
+	assert_int_equal(c.fence_devices[0].level, 9);
+	assert_int_equal(c.fence_devices[0].timeout_ms, 1000);
+	assert_int_equal(c.fence_devices[1].level, 1);
+	assert_int_equal(c.fence_devices[1].timeout_ms, 600000);
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\nlevel=0\n",
+		  FN ":4: invalid value '0' for fence-device a.level; expected an "
+		  "integer between 1 and 9");
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\nlevel=10\n",
+		  FN ":4: invalid value '10' for fence-device a.level; expected an "
+		  "integer between 1 and 9");
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\ntimeout_ms=999\n",
+		  FN ":4: invalid value '999' for fence-device a.timeout_ms; "
+		  "expected an integer between 1000 and 600000");
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\ntimeout_ms=600001\n",
+		  FN ":4: invalid value '600001' for fence-device a.timeout_ms; "
+		  "expected an integer between 1000 and 600000");
+	parse_err("[fence-device a]\nagent = fence_ipmilan\nhosts=h1\n",
+		  FN ":2: invalid value 'fence_ipmilan' for fence-device a.agent; "
+		  "expected an absolute path of at most 255 bytes");
+
+	/* 16 hosts, 16 args, the longest names and words */
+	strcpy(text, "[fence-device a]\nagent=/a\nhosts=");
+	for (i = 0; i < 16; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "h%zu ", i);
+	strcat(text, "\nargs=");
+	for (i = 0; i < 16; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "k%zu=v ", i);
+	strcat(text, "\n");
+	parse_ok(text, &c);
+	assert_int_equal(d->n_hosts, 16);
+	assert_string_equal(d->hosts[15], "h15");
+	assert_int_equal(d->n_args, 16);
+	assert_string_equal(d->args[15], "k15=v");
+
+	memset(name, 'n', sizeof(name));
+	name[63] = '\0';
+	snprintf(text, sizeof(text), "[fence-device a]\nagent=/a\nhosts=%s\n", name);
+	parse_ok(text, &c);
+	assert_string_equal(d->hosts[0], name);
+
+	/* an arg word of 127 bytes; values may hold '=' ',' ':' '/' */
+	memset(name, 'v', sizeof(name));
+	snprintf(text, sizeof(text), "[fence-device a]\nagent=/a\nhosts=h1\n"
+		 "args=k=%.62s%.63s x_1=a=b,c:/d\n", name, name);
+	parse_ok(text, &c);
+	assert_int_equal(strlen(d->args[0]), 127);
+	assert_string_equal(d->args[1], "x_1=a=b,c:/d");
+}
+
+static void test_device_hosts_args_errors(void **state)
+{
+	static const char *const bad_hosts[] = {
+		"", "-h1", "h1 h/2", "h1,h2",
+		"h0 h1 h2 h3 h4 h5 h6 h7 h8 h9 h10 h11 h12 h13 h14 h15 h16",
+	};
+	static const char *const bad_args[] = {
+		"ip", "=x", "ip=", "IP=x", "ip-addr=x", "ip=a\x01", "k=v x",
+		"k0=0 k1=1 k2=2 k3=3 k4=4 k5=5 k6=6 k7=7 k8=8 k9=9 k10=a k11=b "
+		"k12=c k13=d k14=e k15=f k16=g",
+	};
+	static const char *const reserved[] = {
+		"action", "option", "plug", "port", "nodename",
+	};
+	char text[512], want[512], q[128], word[200];
+	size_t i, j;
+
+	for (i = 0; i < NELEM(bad_hosts); i++) {
+		snprintf(text, sizeof(text), "[fence-device a]\nagent=/a\n"
+			 "hosts = %s\n", bad_hosts[i]);
+		snprintf(want, sizeof(want), FN ":3: invalid value '%s' for "
+			 "fence-device a.hosts; expected 1 to 16 host names "
+			 "separated by spaces, each of 1 to 63 characters from "
+			 "[A-Za-z0-9._-], starting with a letter or digit",
+			 bad_hosts[i]);
+		parse_err(text, want);
+	}
+	parse_err("[fence-device a]\nagent=/a\nhosts = h1 h2 h1\n",
+		  FN ":3: duplicate host 'h1' in fence-device a.hosts; expected "
+		  "each host once");
+
+	for (i = 0; i < NELEM(bad_args); i++) {
+		snprintf(text, sizeof(text), "[fence-device a]\nagent=/a\n"
+			 "hosts=h1\nargs = %s\n", bad_args[i]);
+		/* the message shows control bytes as '?' */
+		for (j = 0; bad_args[i][j] != '\0'; j++)
+			q[j] = bad_args[i][j] == '\x01' ? '?' : bad_args[i][j];
+		q[j] = '\0';
+		if (strlen(q) > 64)
+			strcpy(q + 64, "...");
+		snprintf(want, sizeof(want), FN ":4: invalid value '%s' for "
+			 "fence-device a.args; expected at most 16 key=value words "
+			 "separated by spaces, keys of [a-z0-9_], values of "
+			 "printable characters without spaces, each word at most "
+			 "127 bytes", q);
+		if (strcmp(bad_args[i], "k=v x") == 0)
+			continue;  /* below: "x" has no '=' */
+		parse_err(text, want);
+	}
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\nargs = k=v x\n",
+		  FN ":4: invalid value 'k=v x' for fence-device a.args; expected "
+		  "at most 16 key=value words separated by spaces, keys of "
+		  "[a-z0-9_], values of printable characters without spaces, each "
+		  "word at most 127 bytes");
+	/* a word of 128 bytes */
+	memset(word, 'v', sizeof(word));
+	memcpy(word, "k=", 2);
+	word[128] = '\0';
+	snprintf(text, sizeof(text), "[fence-device a]\nagent=/a\nhosts=h1\n"
+		 "args = %s\n", word);
+	snprintf(want, sizeof(want), FN ":4: invalid value '%.64s...' for "
+		 "fence-device a.args; expected at most 16 key=value words "
+		 "separated by spaces, keys of [a-z0-9_], values of printable "
+		 "characters without spaces, each word at most 127 bytes", word);
+	parse_err(text, want);
+
+	for (i = 0; i < NELEM(reserved); i++) {
+		snprintf(text, sizeof(text), "[fence-device a]\nagent=/a\n"
+			 "hosts=h1\nargs = ip=x %s=off\n", reserved[i]);
+		snprintf(want, sizeof(want), FN ":4: reserved key '%s' in "
+			 "fence-device a.args; expected keys other than action, "
+			 "option, plug, port and nodename (xenha sets them)",
+			 reserved[i]);
+		parse_err(text, want);
+	}
+	/* a longer key that starts with a reserved one is fine */
+	{
+		struct xh_config c;
+
+		parse_ok("[fence-device a]\nagent=/a\nhosts=h1\n"
+			 "args = port_as_ip=1 plugs=2 ipport=623\n", &c);
+		assert_int_equal(c.fence_devices[0].n_args, 3);
+	}
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\nargs = ip=1 ip=2\n",
+		  FN ":4: duplicate key 'ip' in fence-device a.args; expected "
+		  "each key once");
+}
+
+static void test_device_sections(void **state)
+{
+	char text[4096], name[80];
+	struct xh_config c;
+	size_t i;
+
+	/* device names over inih's 49-byte section limit still work */
+	memset(name, 'N', sizeof(name));
+	name[63] = '\0';
+	snprintf(text, sizeof(text), "[fence-device %s]\nagent = /a\nhosts = h1\n"
+		 "level = 3\n[fence-device x]\nagent=/x\nhosts=h1\n", name);
+	parse_ok(text, &c);
+	assert_string_equal(c.fence_devices[0].name, name);
+	assert_int_equal(c.fence_devices[0].level, 3);
+	assert_int_equal(c.n_fence_devices, 2);
+
+	/* 16 devices; the 17th is refused on its header line */
+	text[0] = '\0';
+	for (i = 0; i < 16; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "[fence-device d%zu]\nagent=/a\nhosts=h1\n", i);
+	parse_ok(text, &c);
+	assert_int_equal(c.n_fence_devices, 16);
+	assert_string_equal(c.fence_devices[15].name, "d15");
+	strcat(text, "[fence-device d16]\nagent=/a\nhosts=h1\n");
+	parse_err(text, FN ":49: too many fence devices at [fence-device d16]; "
+		  "expected at most 16 [fence-device NAME] sections");
+
+	/* names */
+	parse_err("[fence-device]\nagent=/a\n",
+		  FN ":1: invalid section [fence-device]; expected [fence-device "
+		  "NAME] with a NAME of 1 to 63 characters from [A-Za-z0-9._-], "
+		  "starting with a letter or digit");
+	parse_err("[fence-device ]\n",
+		  FN ":1: invalid section [fence-device ]; expected [fence-device "
+		  "NAME] with a NAME of 1 to 63 characters from [A-Za-z0-9._-], "
+		  "starting with a letter or digit");
+	parse_err("[fence-device  a]\n",
+		  FN ":1: invalid section [fence-device  a]; expected "
+		  "[fence-device NAME] with a NAME of 1 to 63 characters from "
+		  "[A-Za-z0-9._-], starting with a letter or digit");
+	parse_err("[fence-device a b]\n",
+		  FN ":1: invalid section [fence-device a b]; expected "
+		  "[fence-device NAME] with a NAME of 1 to 63 characters from "
+		  "[A-Za-z0-9._-], starting with a letter or digit");
+	name[63] = 'N';
+	name[64] = '\0';
+	snprintf(text, sizeof(text), "[fence-device %s]\n", name);
+	{
+		char want[512];
+
+		/* the message quotes the first 64 bytes of the section */
+		snprintf(want, sizeof(want), FN ":1: invalid section "
+			 "[fence-device %.51s...]; expected [fence-device NAME] "
+			 "with a NAME of 1 to 63 characters from [A-Za-z0-9._-], "
+			 "starting with a letter or digit", name);
+		parse_err(text, want);
+	}
+	/* other spellings are unknown sections */
+	parse_err("[fence-devices a]\n",
+		  FN ":1: unknown section [fence-devices a]; expected one of: "
+		  "[node], [cluster], [sim], [fencing], [fence-device NAME], "
+		  "[log]");
+	parse_err("[fence_device a]\n",
+		  FN ":1: unknown section [fence_device a]; expected one of: "
+		  "[node], [cluster], [sim], [fencing], [fence-device NAME], "
+		  "[log]");
+
+	/* duplicates */
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\n[log]\n"
+		  "[fence-device a]\nagent=/b\nhosts=h2\n",
+		  FN ":5: duplicate section [fence-device a] (first on line 1); "
+		  "expected each section once");
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\nagent=/b\n",
+		  FN ":4: duplicate key 'agent' in section [fence-device a] (first "
+		  "set on line 2); expected each key once");
+	/* the same key in two devices is fine */
+	parse_ok("[fence-device a]\nagent=/a\nhosts=h1\n"
+		 "[fence-device b]\nagent=/a\nhosts=h1\n", &c);
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\nhost=h2\n",
+		  FN ":4: unknown key 'host' in section [fence-device a]; expected "
+		  "one of: agent, hosts, level, timeout_ms, args");
+	/* keys of other sections are not device keys */
+	parse_err("[fence-device a]\nagent=/a\nhosts=h1\ntick_ms=100\n",
+		  FN ":4: unknown key 'tick_ms' in section [fence-device a]; "
+		  "expected one of: agent, hosts, level, timeout_ms, args");
+	/* after a device section, the next section's keys are its own */
+	parse_ok("[fence-device a]\nagent=/a\nhosts=h1\n[fencing]\ntick_ms=100\n",
+		 &c);
+	assert_int_equal(c.fence_tick_ms, 100);
+}
+
+static void test_device_incomplete(void **state)
+{
+	/* reported on the header's line: at the next header ... */
+	parse_err("[node]\nname = h1\n\n[fence-device a]\nhosts = h1\n\n[log]\n"
+		  "debug = yes\n",
+		  FN ":4: section [fence-device a] has no agent; expected an "
+		  "'agent = /absolute/path' line in it");
+	parse_err("[fence-device a]\nagent = /a\n[fence-device b]\nagent=/b\n"
+		  "hosts=h1\n",
+		  FN ":1: section [fence-device a] has no hosts; expected a "
+		  "'hosts = NAME ...' line in it");
+	/* ... and at the end of the text */
+	parse_err("[node]\n[fence-device a]\nagent = /a\n",
+		  FN ":2: section [fence-device a] has no hosts; expected a "
+		  "'hosts = NAME ...' line in it");
+	parse_err("[fence-device a]\n",
+		  FN ":1: section [fence-device a] has no agent; expected an "
+		  "'agent = /absolute/path' line in it");
+	/* an earlier error in the section is the one reported */
+	parse_err("[fence-device a]\nagent = rel\nhosts = h1\n",
+		  FN ":2: invalid value 'rel' for fence-device a.agent; expected "
+		  "an absolute path of at most 255 bytes");
+	/* a syntax error inside the section is reported, not the lack */
+	parse_err("[fence-device a]\nagent /a\nhosts = h1\n",
+		  FN ":2: syntax error; expected 'key = value' or '[section]'");
+	parse_err("[fence-device a]\nhosts = h1\nagent /a\n[log]\n",
+		  FN ":3: syntax error; expected 'key = value' or '[section]'");
+	/* an error in a later section comes after the lack */
+	parse_err("[fence-device a]\nhosts = h1\n[log]\ndebug = perhaps\n",
+		  FN ":1: section [fence-device a] has no agent; expected an "
+		  "'agent = /absolute/path' line in it");
+}
+
+/* A second file adds devices after the first file's. */
+static void test_device_overlay(void **state)
+{
+	struct xh_config c;
+	char err[512];
+
+	parse_ok(dev_min, &c);
+	assert_int_equal(cfg_parse("[fence-device d2]\nagent=/b\nhosts=h2\n", FN,
+				   &c, err, sizeof(err)), 0);
+	assert_int_equal(c.n_fence_devices, 2);
+	assert_string_equal(c.fence_devices[0].name, "d1");
+	assert_string_equal(c.fence_devices[1].name, "d2");
+	assert_int_equal(cfg_parse("[fence-device d1]\nagent=/b\nhosts=h2\n", FN,
+				   &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, FN ":1: duplicate section [fence-device d1] "
+			    "(defined before this file); expected each section "
+			    "once");
+	assert_int_equal(c.n_fence_devices, 2);
+	/* a corrupt count is refused, not trusted */
+	c.n_fence_devices = CFG_FENCE_DEVICES_MAX + 1;
+	assert_int_equal(cfg_parse("", FN, &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, FN ": corrupt configuration (too many fence "
+			    "devices); expected cfg_defaults() first");
+}
+
 /* ---- API edges ---- */
 
 static void test_api_edges(void **state)
@@ -856,6 +1375,15 @@ static void test_man_page(void **state)
 		if (strstr(man, needle) == NULL)
 			fail_msg("xenha.conf.5 does not document %s", all_keys[i][1]);
 	}
+	for (i = 0; i < NELEM(fence_keys); i++) {
+		char needle[64];
+
+		snprintf(needle, sizeof(needle), ".It Ic %s", fence_keys[i]);
+		if (strstr(man, needle) == NULL)
+			fail_msg("xenha.conf.5 does not document %s", fence_keys[i]);
+	}
+	assert_non_null(strstr(man, ".Ss Section [fencing]"));
+	assert_non_null(strstr(man, ".Ss Section [fence-device NAME]"));
 	free(man);
 }
 
@@ -886,6 +1414,14 @@ int main(void)
 		cmocka_unit_test(test_hypervisor),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_quote_long),
+		cmocka_unit_test(test_fencing_watchdog),
+		cmocka_unit_test(test_fencing_values),
+		cmocka_unit_test(test_device_minimal),
+		cmocka_unit_test(test_device_values),
+		cmocka_unit_test(test_device_hosts_args_errors),
+		cmocka_unit_test(test_device_sections),
+		cmocka_unit_test(test_device_incomplete),
+		cmocka_unit_test(test_device_overlay),
 		cmocka_unit_test(test_api_edges),
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_man_page),
