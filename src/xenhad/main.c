@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "xenhad.h"
+#include "../common/daemon.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/xenha/xenha.conf"
 
@@ -38,59 +39,6 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGTERM or SIGINT: save the state, leave the cluster and exit;\n"
 		"domains keep running.\n");
-}
-
-static int read_file(const char *path, char **out)
-{
-	struct stat sb;
-	char *buf;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &sb) < 0 || sb.st_size > 1024 * 1024) {
-		close(fd);
-		return -EFBIG;
-	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)sb.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	return 0;
-}
-
-static int load_config(const char *path, struct xh_config *cfg, bool must_exist)
-{
-	char *text = NULL, err[512];
-	int rc;
-
-	cfg_defaults(cfg, LIBEXECDIR);
-	rc = read_file(path, &text);
-	if (rc == -ENOENT && !must_exist)
-		return 0;
-	if (rc < 0) {
-		fprintf(stderr, "xenhad: cannot read %s: %s\n", path, strerror(-rc));
-		return rc;
-	}
-	rc = cfg_parse(text, path, cfg, err, sizeof(err));
-	free(text);
-	if (rc < 0)
-		fprintf(stderr, "xenhad: %s\n", err);
-	return rc;
 }
 
 static int32_t on_signal(int32_t sig, void *arg)
@@ -146,7 +94,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (load_config(d.cfg_path, &d.cfg, explicit_conf || check) < 0)
+	if (xh_load_config("xenhad", d.cfg_path, &d.cfg, explicit_conf || check) < 0)
 		return 1;
 	if (check) {
 		if (!hv_find(d.cfg.hypervisor)) {
@@ -161,7 +109,7 @@ int main(int argc, char **argv)
 		perror("xenhad: daemon");
 		return 1;
 	}
-	if (xd_log_init(&d.cfg, foreground, debug, logfile) < 0)
+	if (xh_log_init("xenhad", &d.cfg, foreground, debug, logfile) < 0)
 		return 1;
 	qb_log(LOG_NOTICE, "xenhad %s starting config=%s", PACKAGE_VERSION, d.cfg_path);
 	signal(SIGPIPE, SIG_IGN);
@@ -204,6 +152,6 @@ out:
 	if (d.loop)
 		qb_loop_destroy(d.loop);
 	qb_log(LOG_NOTICE, "xenhad exiting code=%d", exit_code);
-	xd_log_fini();
+	xh_log_fini();
 	return exit_code;
 }

@@ -85,8 +85,6 @@ struct xd {
 };
 
 /* log.c */
-int xd_log_init(const struct xh_config *cfg, bool foreground, bool debug, const char *file);
-void xd_log_fini(void);
 
 /* persist.c */
 int xd_persist_load(struct xd *d);
