@@ -29,6 +29,7 @@ enum ipc_op {
 	IPC_OP_DOMAIN_STOP,
 	IPC_OP_FENCE_CONFIRM,
 	IPC_OP_NODE_FLAGS,
+	IPC_OP_FENCE_BEGIN,               /* from xenha-fenced: history only */
 	IPC_OP__COUNT
 };
 
@@ -41,6 +42,7 @@ struct ipc_req {
 	struct xh_domain_def def;         /* domain-add, domain-set; def.xlcfg owned by the request */
 	uint32_t mask;                    /* domain-set: enum xh_dset_field bits */
 	int8_t standby, maintenance;      /* node-flags: -1 unchanged, 0, 1 */
+	char by[XH_NAME_MAX];             /* fence-confirm (optional), fence-begin: who and how */
 };
 
 /*

@@ -112,6 +112,7 @@ enum xh_event_type {
 	XH_EV_FENCE_CONFIRMED,
 	XH_EV_QUORUM,
 	XH_EV_REJECTED,       /* reserved: the state machine does not log rejections */
+	XH_EV_FENCE_STARTED,  /* xenha-fenced began fencing a pending host */
 };
 
 struct xh_event {
@@ -160,6 +161,7 @@ enum xh_cmd_type {
 	XH_CMD_EXITED,           /* monitor: ended by itself (crash or guest shutdown) */
 	XH_CMD_FENCE_CONFIRM,    /* host confirmed fenced */
 	XH_CMD_HOST_FLAGS,       /* standby / maintenance */
+	XH_CMD_FENCE_BEGIN,      /* fencing of a pending host started (history only) */
 	XH_CMD__COUNT
 };
 
@@ -223,7 +225,7 @@ struct xh_cmd {
 			uint8_t crashed;      /* EXITED: 1 crash, 0 clean guest shutdown */
 			char reason[XH_REASON_MAX];
 		} place;
-		struct {              /* FENCE_CONFIRM */
+		struct {              /* FENCE_CONFIRM, FENCE_BEGIN */
 			uint32_t nodeid;
 			char by[XH_NAME_MAX]; /* who confirmed, e.g. "operator root on h1" */
 		} fence;

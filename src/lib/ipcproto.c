@@ -34,6 +34,7 @@ static const char *const op_names[IPC_OP__COUNT] = {
 	[IPC_OP_DOMAIN_STOP] = "domain-stop",
 	[IPC_OP_FENCE_CONFIRM] = "fence-confirm",
 	[IPC_OP_NODE_FLAGS] = "node-flags",
+	[IPC_OP_FENCE_BEGIN] = "fence-begin",
 };
 
 const char *ipc_op_str(uint8_t op)
@@ -330,6 +331,7 @@ static int decode_def(struct dctx *d, struct json_object *obj, bool is_set,
 #define K_DEF    (1u << 2)
 #define K_FLAGS  (1u << 3) /* standby, maintenance */
 #define K_OFFSET (1u << 4)
+#define K_BY     (1u << 5)
 
 static const struct op_keys {
 	uint32_t allowed, required;
@@ -343,7 +345,8 @@ static const struct op_keys {
 	[IPC_OP_DOMAIN_SET] = { K_NAME | K_DEF, K_NAME | K_DEF },
 	[IPC_OP_DOMAIN_START] = { K_NAME, K_NAME },
 	[IPC_OP_DOMAIN_STOP] = { K_NAME, K_NAME },
-	[IPC_OP_FENCE_CONFIRM] = { K_NAME, K_NAME },
+	[IPC_OP_FENCE_CONFIRM] = { K_NAME | K_BY, K_NAME },
+	[IPC_OP_FENCE_BEGIN] = { K_NAME | K_BY, K_NAME | K_BY },
 	[IPC_OP_NODE_FLAGS] = { K_NAME | K_FLAGS, K_NAME },
 };
 
@@ -357,6 +360,8 @@ static uint32_t key_bit(const char *key)
 		return K_OFFSET;
 	if (strcmp(key, "def") == 0)
 		return K_DEF;
+	if (strcmp(key, "by") == 0)
+		return K_BY;
 	if (strcmp(key, "standby") == 0 || strcmp(key, "maintenance") == 0)
 		return K_FLAGS;
 	return 0;
@@ -405,6 +410,14 @@ static int decode_obj(struct dctx *d, struct json_object *root,
 			    ipc_op_str(out->op));
 	}
 
+	if (json_object_object_get_ex(root, "by", &v)) {
+		rc = get_name(d, "by", v, out->by, false);
+		if (rc < 0)
+			return rc;
+	} else if (ok->required & K_BY) {
+		return fail(d, "request: \"by\" is required for op %s",
+			    ipc_op_str(out->op));
+	}
 	if (json_object_object_get_ex(root, "limit", &v)) {
 		if ((rc = get_u32(d, "limit", v, 0, &out->limit)) < 0)
 			return rc;
@@ -662,7 +675,10 @@ int ipc_req_encode(const struct ipc_req *r, char **out)
 	/* Cheap structural checks the decoder would fail on (not all of
 	 * them: names and sizes are the decoder's and the state machine's
 	 * job); they also keep the encoder away from unterminated buffers. */
-	if (memchr(r->name, '\0', XH_NAME_MAX) == NULL)
+	if (memchr(r->name, '\0', XH_NAME_MAX) == NULL ||
+	    memchr(r->by, '\0', XH_NAME_MAX) == NULL)
+		return -EINVAL;
+	if ((op_keys[r->op].required & K_BY) && r->by[0] == '\0')
 		return -EINVAL;
 	if ((op_keys[r->op].required & K_NAME) && r->name[0] == '\0')
 		return -EINVAL;
@@ -708,8 +724,11 @@ int ipc_req_encode(const struct ipc_req *r, char **out)
 	case IPC_OP_DOMAIN_START:
 	case IPC_OP_DOMAIN_STOP:
 	case IPC_OP_FENCE_CONFIRM:
+	case IPC_OP_FENCE_BEGIN:
 		if (rc == 0)
 			rc = put(o, "name", json_object_new_string(r->name));
+		if (rc == 0 && r->by[0] != '\0')
+			rc = put(o, "by", json_object_new_string(r->by));
 		break;
 	case IPC_OP_NODE_FLAGS:
 		if (rc == 0)

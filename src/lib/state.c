@@ -140,6 +140,7 @@ static const char *const cmd_names[XH_CMD__COUNT] = {
 	[XH_CMD_EXITED] = "exited",
 	[XH_CMD_FENCE_CONFIRM] = "fence-confirm",
 	[XH_CMD_HOST_FLAGS] = "host-flags",
+	[XH_CMD_FENCE_BEGIN] = "fence-begin",
 };
 
 const char *xh_cmd_type_str(uint8_t t)
@@ -161,6 +162,7 @@ const char *xh_event_type_str(uint8_t t)
 	case XH_EV_FENCE_CONFIRMED: return "fence-confirmed";
 	case XH_EV_QUORUM: return "quorum";
 	case XH_EV_REJECTED: return "rejected";
+	case XH_EV_FENCE_STARTED: return "fence-started";
 	default: return "unknown";
 	}
 }
@@ -1412,6 +1414,32 @@ static int do_fence_confirm(struct apply_ctx *a)
 	return 0;
 }
 
+/*
+ * History only: xenha-fenced says it began fencing a pending host and how
+ * (the text in `by`).  Changes no placement; refused unless the host is
+ * pending, so a late or repeated begin does not clutter the history.
+ */
+static int do_fence_begin(struct apply_ctx *a)
+{
+	struct xh_state *s = a->s;
+	const typeof(a->c->u.fence) *f = &a->c->u.fence;
+	const char *by = field_terminated(f->by, sizeof(f->by)) && f->by[0] != '\0' ?
+			 f->by : "unknown";
+	uint32_t hi;
+
+	if (f->nodeid == 0 || !host_find(s, f->nodeid, &hi)) {
+		say(a->why, a->whylen, "no such host (node id %" PRIu32 ")", f->nodeid);
+		return -ENOENT;
+	}
+	if (s->hosts[hi].fence != XH_FENCE_PENDING) {
+		say(a->why, a->whylen, "host %s is not awaiting fencing", s->hosts[hi].name);
+		return -EALREADY;
+	}
+	ev_add(s, a->c->time_ms, XH_EV_FENCE_STARTED, f->nodeid, NULL,
+	       "fencing host %s started by %s", s->hosts[hi].name, by);
+	return 0;
+}
+
 static int do_host_flags(struct apply_ctx *a)
 {
 	const typeof(a->c->u.flags) *f = &a->c->u.flags;
@@ -1468,6 +1496,7 @@ int xh_state_apply(struct xh_state *s, const struct xh_cmd *c,
 	case XH_CMD_EXITED: rc = do_exited(&a); break;
 	case XH_CMD_FENCE_CONFIRM: rc = do_fence_confirm(&a); break;
 	case XH_CMD_HOST_FLAGS: rc = do_host_flags(&a); break;
+	case XH_CMD_FENCE_BEGIN: rc = do_fence_begin(&a); break;
 	default:
 		say(why, sizeof(why), "unknown command type %u", c->type);
 		rc = -EINVAL;

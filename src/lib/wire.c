@@ -577,6 +577,7 @@ static enum cmd_body cmd_body(uint8_t type)
 	case XH_CMD_EXITED:
 		return BODY_PLACE;
 	case XH_CMD_FENCE_CONFIRM:
+	case XH_CMD_FENCE_BEGIN:
 		return BODY_FENCE;
 	case XH_CMD_HOST_FLAGS:
 		return BODY_FLAGS;

@@ -174,10 +174,21 @@ static int build_write(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_r
 		cmd->u.fence.nodeid = id;
 		memset(&st, 0, sizeof(st));
 		qb_ipcs_connection_stats_get(c, &st, QB_FALSE);
-		snprintf(cmd->u.fence.by, sizeof(cmd->u.fence.by), "operator pid %d on %.40s",
-			 (int)st.client_pid, d->name);
+		if (r->by[0] != '\0')
+			snprintf(cmd->u.fence.by, sizeof(cmd->u.fence.by), "%s", r->by);
+		else
+			snprintf(cmd->u.fence.by, sizeof(cmd->u.fence.by),
+				 "operator pid %d on %.40s", (int)st.client_pid, d->name);
 		return 0;
 	}
+	case IPC_OP_FENCE_BEGIN:
+		rc = host_id(d, r->name, &id, err, errlen);
+		if (rc < 0)
+			return rc;
+		cmd->type = XH_CMD_FENCE_BEGIN;
+		cmd->u.fence.nodeid = id;
+		snprintf(cmd->u.fence.by, sizeof(cmd->u.fence.by), "%s", r->by);
+		return 0;
 	case IPC_OP_NODE_FLAGS:
 		rc = host_id(d, r->name, &id, err, errlen);
 		if (rc < 0)

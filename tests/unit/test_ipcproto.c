@@ -141,6 +141,21 @@ static void test_roundtrip_reads(void **state)
 	roundtrip(&in, &out);
 	in.limit = UINT32_MAX;
 	roundtrip(&in, &out);
+	/* fenced's requests carry who and how */
+	in = req_init(IPC_OP_FENCE_BEGIN, "h3");
+	snprintf(in.by, sizeof(in.by), "fenced h1: timeout, poison-pill");
+	roundtrip(&in, &out);
+	assert_string_equal(out.by, "fenced h1: timeout, poison-pill");
+	in = req_init(IPC_OP_FENCE_CONFIRM, "h3");
+	roundtrip(&in, &out);
+	assert_string_equal(out.by, "");
+	in = req_init(IPC_OP_FENCE_BEGIN, "h3");
+	{
+		char *json = NULL;
+
+		assert_int_equal(ipc_req_encode(&in, &json), -EINVAL); /* by required */
+		assert_null(json);
+	}
 	/* a page of the domain list */
 	in = req_init(IPC_OP_DOMAINS, NULL);
 	in.offset = 2000;
@@ -465,6 +480,11 @@ static void test_reject_names(void **state)
 	expect_reject("{\"op\":\"domain-remove\"}", "\"name\" is required");
 	expect_reject("{\"op\":\"domain-stop\"}", "\"name\" is required");
 	expect_reject("{\"op\":\"fence-confirm\"}", "\"name\" is required");
+	expect_reject("{\"op\":\"fence-begin\",\"name\":\"h2\"}", "\"by\" is required");
+	expect_reject("{\"op\":\"fence-confirm\",\"name\":\"h2\",\"by\":7}",
+		      "by: expected a string");
+	expect_reject("{\"op\":\"domain-start\",\"name\":\"x\",\"by\":\"me\"}",
+		      "unknown key \"by\"");
 	expect_reject("{\"op\":\"node-flags\",\"standby\":true}", "\"name\" is required");
 	expect_reject("{\"op\":\"domain-set\",\"def\":{\"priority\":1}}",
 		      "\"name\" is required");

@@ -112,16 +112,22 @@ static int placement(struct xh_state *s, uint8_t type, const char *name,
 	return apply(s, &c, r);
 }
 
-static int fence_confirm(struct xh_state *s, uint32_t node, const char *by,
-			 struct xh_apply_result *r)
+static int fence_cmd(struct xh_state *s, uint8_t type, uint32_t node, const char *by,
+		     struct xh_apply_result *r)
 {
 	struct xh_cmd c;
 
 	memset(&c, 0, sizeof(c));
-	c.type = XH_CMD_FENCE_CONFIRM;
+	c.type = type;
 	c.u.fence.nodeid = node;
 	snprintf(c.u.fence.by, sizeof(c.u.fence.by), "%s", by);
 	return apply(s, &c, r);
+}
+
+static int fence_confirm(struct xh_state *s, uint32_t node, const char *by,
+			 struct xh_apply_result *r)
+{
+	return fence_cmd(s, XH_CMD_FENCE_CONFIRM, node, by, r);
 }
 
 static int host_flags(struct xh_state *s, uint32_t node, uint8_t standby, uint8_t maint)
@@ -247,6 +253,8 @@ static void test_init_and_strings(void **st)
 	assert_int_equal(xh_restart_parse("sometimes", &r), -EINVAL);
 	assert_int_equal(xh_restart_parse(NULL, &r), -EINVAL);
 	assert_string_equal(xh_cmd_type_str(XH_CMD_FENCE_CONFIRM), "fence-confirm");
+	assert_string_equal(xh_cmd_type_str(XH_CMD_FENCE_BEGIN), "fence-begin");
+	assert_string_equal(xh_event_type_str(XH_EV_FENCE_STARTED), "fence-started");
 	assert_string_equal(xh_cmd_type_str(XH_CMD_HELLO), "hello");
 	assert_string_equal(xh_cmd_type_str(0), "unknown");
 	assert_string_equal(xh_cmd_type_str(XH_CMD__COUNT), "unknown");
@@ -886,6 +894,16 @@ static void test_lost_fence_flow(void **st)
 	assert_string_equal(dom(&s, "b")->reason,
 			    "host h3 left the membership; awaiting fencing");
 	assert_true(has_event(&s, XH_EV_DOMAIN_STATE, "running => lost (host h3)"));
+
+	/* fencing started: history only, and only while pending */
+	assert_int_equal(fence_cmd(&s, XH_CMD_FENCE_BEGIN, 3, "fenced h1: timeout", &r), 0);
+	assert_true(has_event(&s, XH_EV_FENCE_STARTED,
+			      "fencing host h3 started by fenced h1: timeout"));
+	assert_int_equal(dom(&s, "b")->state, XH_DS_LOST);
+	assert_int_equal(fence_cmd(&s, XH_CMD_FENCE_BEGIN, 1, "fenced h2: timeout", &r),
+			 -EALREADY);
+	assert_string_equal(r.reason, "host h1 is not awaiting fencing");
+	assert_int_equal(fence_cmd(&s, XH_CMD_FENCE_BEGIN, 42, "x", &r), -ENOENT);
 
 	/* never placed while lost */
 	assert_int_equal(placement(&s, XH_CMD_PLACE, "b", 1, g, 0, &r), -EBUSY);

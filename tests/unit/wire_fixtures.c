@@ -109,6 +109,7 @@ const struct cmd_case tw_cmd_cases[] = {
 	{ XH_CMD_EXITED, "wire_cmd_exited.bin" },
 	{ XH_CMD_FENCE_CONFIRM, "wire_cmd_fence_confirm.bin" },
 	{ XH_CMD_HOST_FLAGS, "wire_cmd_host_flags.bin" },
+	{ XH_CMD_FENCE_BEGIN, "wire_cmd_fence_begin.bin" },
 };
 const size_t tw_n_cmd_cases = sizeof(tw_cmd_cases) / sizeof(tw_cmd_cases[0]);
 
@@ -206,6 +207,10 @@ void tw_make_cmd(uint8_t type, struct wire_cmd *wc)
 		c->u.fence.nodeid = 2;
 		tw_set_str(c->u.fence.by, XH_NAME_MAX, "operator root on h1");
 		break;
+	case XH_CMD_FENCE_BEGIN:
+		c->u.fence.nodeid = 3;
+		tw_set_str(c->u.fence.by, XH_NAME_MAX, "fenced h1: timeout, poison-pill");
+		break;
 	case XH_CMD_HOST_FLAGS:
 		c->u.flags.nodeid = 3;
 		c->u.flags.standby = 1;
@@ -286,6 +291,7 @@ void tw_assert_cmd_eq(const struct wire_cmd *x, const struct wire_cmd *y)
 		assert_str_eq(a->u.name.name, b->u.name.name);
 		break;
 	case XH_CMD_FENCE_CONFIRM:
+	case XH_CMD_FENCE_BEGIN:
 		assert_int_equal(a->u.fence.nodeid, b->u.fence.nodeid);
 		assert_str_eq(a->u.fence.by, b->u.fence.by);
 		break;
