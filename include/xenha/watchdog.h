@@ -16,6 +16,11 @@
  *    A closed connection without "disarm" stays armed, like the device.
  *
  * All system calls go through struct wd_sys so unit tests can wrap them.
+ * Each member returns what the system call returns on success and -errno
+ * on failure (never -1 with errno).  wd_sys_real.write never raises
+ * SIGPIPE (a socket is written with MSG_NOSIGNAL), and its
+ * socket_connect returns a non-blocking socket, so a stuck supervisor
+ * makes a pet fail (-EAGAIN) instead of blocking the caller.
  */
 #ifndef XENHA_WATCHDOG_H
 #define XENHA_WATCHDOG_H
@@ -50,11 +55,13 @@ struct wd;
 int wd_open(const char *spec, uint32_t timeout_ms, const struct wd_sys *sys,
 	    struct wd **out, uint32_t *actual_ms);
 
-/* Pet.  0 or -errno. */
+/* Pet.  0 or -errno (-ECANCELED after wd_fire: a fired watchdog is
+ * never petted again). */
 int wd_pet(struct wd *w);
 
 /* Clean stop: magic close (device) / "disarm" (test), then free.
- * 0 or -errno; w is freed in every case. */
+ * 0 or -errno; w is freed in every case.  After wd_fire it does not
+ * disarm: it closes like wd_abandon and returns -ECANCELED. */
 int wd_disarm_close(struct wd *w);
 
 /* Reset the host now (poison pill).  allow_sysrq: for the device, also
