@@ -13,19 +13,25 @@
 #   - a second connection replaces the first (logged)
 #   - the expiry and power-off log lines
 #   - a second supervisor on a live socket is refused
+#   - the "test" watchdog driver itself (wd_client, built on
+#     src/drivers/watchdog.c): arm + pet + disarm does not fire, abandon
+#     fires, wd_fire fires at once
 #   - SIGTERM while armed: exit 0, no fire, socket and pidfile removed
 #
-# Run by `make check` from the top build directory (TESTWD may override
-# the program's path).  Every process started is recorded by PID and
+# Run by `make check` from the top build directory (TESTWD and WD_CLIENT
+# may override the programs' paths).  Every process started is recorded by PID and
 # stopped by it; the temporary directory is removed on exit.
 set -u
 
 TESTWD=${TESTWD:-./src/testwd/xenha-testwd}
+WD_CLIENT=${WD_CLIENT:-./tests/unit/wd_client}
 
-if [ ! -x "$TESTWD" ]; then
-	echo "test_testwd: missing program $TESTWD (run from the build directory)" >&2
-	exit 99
-fi
+for prog in "$TESTWD" "$WD_CLIENT"; do
+	if [ ! -x "$prog" ]; then
+		echo "test_testwd: missing program $prog (run from the build directory)" >&2
+		exit 99
+	fi
+done
 if ! command -v python3 >/dev/null 2>&1; then
 	echo "test_testwd: python3 not installed: skipped"
 	exit 77
@@ -260,6 +266,30 @@ else
 	sed 's/^/#   /' "$tmp/out"
 fi
 
+# ---- the driver against the supervisor ----
+timeout 30 "$WD_CLIENT" "test:$sock" 300 pet:1000:100 disarm >"$tmp/client.out" 2>&1; rc=$?
+sleep 0.6
+if [ "$rc" -eq 0 ] && grep -q '^kind=test actual_ms=300$' "$tmp/client.out" && [ "$(wc -l <"$mark")" -eq 6 ]; then
+	ok "driver: wd_open, wd_pet for 1 s, wd_disarm_close: no fire"
+else
+	not_ok "driver: wd_open, wd_pet for 1 s, wd_disarm_close: no fire (rc=$rc)"
+	sed 's/^/#   /' "$tmp/client.out"
+fi
+timeout 30 "$WD_CLIENT" "test:$sock" 300 pet:300:100 abandon >"$tmp/client.out" 2>&1; rc=$?
+if [ "$rc" -eq 0 ] && wait_lines "$mark" 7 20; then
+	ok "driver: wd_abandon fires"
+else
+	not_ok "driver: wd_abandon fires (rc=$rc)"
+	sed 's/^/#   /' "$tmp/client.out"
+fi
+timeout 30 "$WD_CLIENT" "test:$sock" 10000 fire sleep:300 >"$tmp/client.out" 2>&1; rc=$?
+if [ "$rc" -eq 0 ] && [ "$(wc -l <"$mark")" -eq 8 ]; then
+	ok "driver: wd_fire fires at once"
+else
+	not_ok "driver: wd_fire fires at once (rc=$rc)"
+	sed 's/^/#   /' "$tmp/client.out"
+fi
+
 # ---- SIGTERM while armed: no fire ----
 client connect arm:400 close; rc=$?
 kill -TERM "$wdpid"
@@ -267,7 +297,7 @@ wait "$wdpid"; rc=$?
 forget "$wdpid"
 if [ "$rc" -eq 0 ]; then ok "SIGTERM: exit 0"; else not_ok "SIGTERM: exit 0 (rc=$rc)"; fi
 sleep 0.6
-if [ "$(wc -l <"$mark")" -eq 6 ]; then ok "SIGTERM while armed: no fire"; else not_ok "SIGTERM while armed: no fire"; fi
+if [ "$(wc -l <"$mark")" -eq 8 ]; then ok "SIGTERM while armed: no fire"; else not_ok "SIGTERM while armed: no fire"; fi
 if [ ! -e "$sock" ] && [ ! -e "$pidfile" ]; then ok "socket and pidfile removed"; else not_ok "socket and pidfile removed"; fi
 
 # ---- a stale socket from a dead supervisor is replaced ----
