@@ -51,6 +51,9 @@ static const char usage_text[] =
 "  node standby HOST           place no new domains on HOST\n"
 "  node maintenance HOST       HA leaves HOST's domains alone\n"
 "  node online HOST            clear standby and maintenance\n"
+"  disk init DEV [OPTIONS]     write a new heartbeat disk (no daemon needed)\n"
+"  disk dump DEV               show a heartbeat disk: header, slots, beats\n"
+"  disk message DEV HOST MSG   write clear|test|reset|off to HOST's mailbox\n"
 "\n"
 "Domain options (add, set):\n"
 "  --memory MIB  --priority N  --restart always|on-crash|never\n"
@@ -1125,6 +1128,13 @@ static int cmd_node(int argc, char **argv, struct opts *o)
 
 /* ---- main ---- */
 
+int hactl_disk(int argc, char **argv, bool json);   /* disk.c */
+
+static int cmd_disk(int argc, char **argv, struct opts *o)
+{
+	return hactl_disk(argc, argv, o->json);
+}
+
 static const struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct opts *o);
@@ -1136,6 +1146,7 @@ static const struct command {
 	{ "domain", cmd_domain },
 	{ "fence", cmd_fence },
 	{ "node", cmd_node },
+	{ "disk", cmd_disk },
 };
 
 int main(int argc, char **argv)
