@@ -64,6 +64,8 @@ struct fr_self {
 	uint64_t xenhad_ok_ms;       /* when xenhad last answered */
 	bool tie;                    /* quorum cannot decide (fr_is_tie) */
 	bool disk_win;               /* fr_tiebreak_win said yes */
+	uint64_t disk_win_since_ms;  /* start of the current unbroken run of yes
+	                              * answers from fr_tiebreak_win (added) */
 	bool self_fence;             /* FR_NOPET_SHUTDOWN */
 };
 
@@ -75,7 +77,10 @@ const char *fr_pet_reason_str(enum fr_pet_reason r);
  * True to pet now; *reason (never NULL) says why or why not.  Order:
  * not armed; self_fence; pill; xenhad silent (only once xenhad_seen:
  * before that, not armed is the gate the caller uses); a fresh lease
- * (now - lease_tick_sent_ms < lease_ms); a tie won on the disk; else no.
+ * (now - lease_tick_sent_ms < lease_ms); a tie won on the disk (tie and
+ * disk_win, and the win has held for fr_claim_delay_ms: now -
+ * disk_win_since_ms >= fr_claim_delay_ms); else no.  A send time or a
+ * since time in the future never counts.
  * A quorate host whose disk fails keeps petting on its lease.
  */
 bool fr_should_pet(const struct fr_timing *t, const struct fr_self *s,
@@ -129,16 +134,29 @@ struct fr_peer {
 struct fr_survivor {
 	uint64_t now_ms;
 	bool quorate;                /* we hold a lease or a disk win (we may act) */
+	/* (added) when we may act only because of a disk win (no lease):
+	 * the start of the current unbroken run of that win; confirmation
+	 * (a)/(c) then also waits until now - disk_win_since_ms >= W + margin,
+	 * because the loser may have petted on its own win until just before
+	 * ours began. */
+	bool by_disk_win;
+	uint64_t disk_win_since_ms;
 };
 
 /*
  * May survivor `s` treat peer `p` as fenced?  Never while p is a member,
  * never if it left cleanly, never unless we may act.  Then, first match:
  * (b) agent_off; (c) pill_written and now - pill_written_ms >= msgwait
- * and the slot did not change since the pill was written and our disk
- * reads are fresh (disk_read_ok_ms >= pill_written_ms + msgwait);
- * (a) now - last_tick_ms >= fr_wait_ms.
- * *remaining_ms (may be NULL) gets the time left for (a), 0 if due.
+ * and slot_seen and the slot did not change since the pill was written
+ * (slot_changed_ms < pill_written_ms) and our disk reads are fresh
+ * (disk_read_ok_ms >= pill_written_ms + msgwait), AND the (a) time has
+ * passed too; (a) now - last_tick_ms >= fr_wait_ms.  If s->by_disk_win,
+ * (a) and (c) also need now - s->disk_win_since_ms >= W + margin.
+ * The pill cannot shorten the wait: a host with a lease keeps petting
+ * through a storage outage, so it may never read its pill; (c) only
+ * names the case where the disk agrees (see docs/fencing.md).
+ * *remaining_ms (may be NULL) gets the time left for (a) (including the
+ * disk-win wait), 0 if due.
  */
 enum fr_confirm fr_may_confirm(const struct fr_timing *t, const struct fr_survivor *s,
 			       const struct fr_peer *p, uint64_t *remaining_ms);
@@ -161,13 +179,34 @@ struct fr_disk_node {
 };
 
 /*
+ * The staleness bound of the tie-break: a peer is fresh while its
+ * heartbeat counter changed less than lease_ms + disk_interval_ms +
+ * 3 x disk_timeout_ms + tick_ms ago (one interval and timeout for our
+ * read to follow its write, one timeout for the read's own duration, one
+ * for a write that reached the disk before it reported success, one tick
+ * because the peer samples its own win once per tick).
+ */
+uint32_t fr_stale_ms(const struct fr_timing *t);
+
+/*
+ * How long fr_tiebreak_win must have said yes without a break before a
+ * host pets on it: disk_interval_ms + 2 x disk_timeout_ms, the time a
+ * peer with fresh reads needs to see our first write of a new run.
+ */
+uint32_t fr_claim_delay_ms(const struct fr_timing *t);
+
+/*
  * Do we win a two-node tie?  Only if our own last successful heartbeat
  * write is younger than own_fresh = lease_ms, and we are the lowest
- * node id among the fresh nodes, where a peer is fresh if its counter
- * changed within stale = lease_ms + disk_interval_ms + disk_timeout_ms
- * (a peer whose own write is older than lease_ms stops claiming before
- * we can see it stale).  Our disk reads must be fresh too
- * (now - last_read_ok_ms < disk_interval_ms + disk_timeout_ms).
+ * node id among the fresh nodes (entries with nodeid == self_id are
+ * ignored), where a peer is fresh if it was seen and its counter
+ * changed within fr_stale_ms (a peer whose own write is older than lease_ms
+ * stops claiming before we can see it stale).  Our disk reads must be
+ * fresh too (now - last_read_ok_ms < disk_interval_ms + disk_timeout_ms).
+ * Times in the future (> now_ms) count as "just now" for peers and as
+ * not fresh for our own write and read.  The answer is only a vote: a
+ * host pets on it through fr_should_pet, which adds fr_claim_delay_ms.
+ * Call it at least every tick_ms (the proof counts on that).
  */
 bool fr_tiebreak_win(const struct fr_timing *t, uint32_t self_id, uint64_t now_ms,
 		     uint64_t own_write_ok_ms, uint64_t last_read_ok_ms,
@@ -194,9 +233,12 @@ struct fr_check_item {
  * > token_ms + consensus_ms (a host could keep its lease after the others
  * have already formed a membership without it — the lease must run out
  * no later than detection); disk_interval_ms >= W; disk_timeout_ms >= W;
- * xenhad_timeout_ms < W.  Warnings: margin < 200; storage failover
- * (replacement or no_path_retry * polling) longer than msgwait (pill
- * path slower than the timeout path) and so on.
+ * xenhad_timeout_ms < W; tick_ms == 0.  Warnings: margin < 200; storage
+ * failover (replacement or no_path_retry * polling) longer than msgwait
+ * (pill path slower than the timeout path) or than lease_ms (tie-break
+ * lost during a failover); two-node survival: the survivor's disk win
+ * (I + T + fr_stale_ms + fr_claim_delay_ms) not earlier than its own
+ * watchdog (fr_extra_ms + lease_ms + W) — the defaults trigger it.
  * Fills up to max items; *n_out is their count.  *worst_ms (may be NULL)
  * is the worst-case time from a host failure to its domains being
  * allowed to start elsewhere: token + consensus (detection) compared
