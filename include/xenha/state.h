@@ -114,6 +114,7 @@ enum xh_event_type {
 	XH_EV_REJECTED,       /* reserved: the state machine does not log rejections */
 	XH_EV_FENCE_STARTED,  /* xenha-fenced began fencing a pending host */
 };
+#define XH_EV_LAST XH_EV_FENCE_STARTED /* the highest event type (codecs check against it) */
 
 struct xh_event {
 	uint64_t seq;                 /* event number, increasing from 1 */

@@ -929,7 +929,7 @@ static void put_event(struct wr *w, const struct xh_event *e)
 {
 	put_u64(w, e->seq);
 	put_u64(w, e->time_ms);
-	if (e->type < XH_EV_DOMAIN_ADDED || e->type > XH_EV_REJECTED)
+	if (e->type < XH_EV_DOMAIN_ADDED || e->type > XH_EV_LAST)
 		wr_fail(w, -EINVAL);
 	put_u8(w, e->type);
 	put_u32(w, e->nodeid);
@@ -943,7 +943,7 @@ static void get_event(struct rd *r, struct xh_event *e)
 	e->seq = get_u64(r);
 	e->time_ms = get_u64(r);
 	e->type = get_u8(r);
-	if (e->type < XH_EV_DOMAIN_ADDED || e->type > XH_EV_REJECTED)
+	if (e->type < XH_EV_DOMAIN_ADDED || e->type > XH_EV_LAST)
 		rd_fail(r);
 	e->nodeid = get_u32(r);
 	get_str(r, e->domain, sizeof(e->domain));
