@@ -48,6 +48,10 @@ static const char usage_text[] =
 "  domain start NAME           set the domain's target to started\n"
 "  domain stop NAME            set the domain's target to stopped\n"
 "  fence confirm HOST [--yes]  declare HOST powered off (guarded)\n"
+"  fence HOST                  poison pill to HOST via xenha-fenced, then wait\n"
+"                              (progress shown) until it is confirmed fenced\n"
+"  fence status                this host's fencing view (lease, watchdog, disk, peers)\n"
+"  check [-c FILE]             the timeout-chain check (runs xenha-fenced -n)\n"
 "  node standby HOST           place no new domains on HOST\n"
 "  node maintenance HOST       HA leaves HOST's domains alone\n"
 "  node online HOST            clear standby and maintenance\n"
@@ -1021,6 +1025,239 @@ out:
 	return st;
 }
 
+/* ---- talking to xenha-fenced (fence HOST, fence status) ---- */
+
+#define FD_IPC_NAME "xenha-fenced"
+
+/* One request {"op":OP[,"name":NAME]} to the local xenha-fenced.  0 with
+ * *resp, or an exit status (message printed). */
+static int fenced_call(const char *op, const char *name, int timeout_s, struct ipc_resp *resp)
+{
+	struct qb_ipc_request_header hdr;
+	struct qb_ipc_response_header rh;
+	qb_ipcc_connection_t *c;
+	struct json_object *o = json_object_new_object();
+	struct iovec iov[2];
+	char *buf = malloc(64 * 1024), err[160];
+	const char *json;
+	ssize_t n;
+	int st = 0;
+
+	if (o == NULL || buf == NULL) {
+		json_object_put(o);
+		free(buf);
+		return die(HACTL_EXIT_REFUSED, "out of memory");
+	}
+	json_object_object_add(o, "op", json_object_new_string(op));
+	if (name)
+		json_object_object_add(o, "name", json_object_new_string(name));
+	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	alarm((unsigned)timeout_s + 5);
+	c = qb_ipcc_connect(FD_IPC_NAME, 64 * 1024);
+	if (c == NULL) {
+		int e = errno;
+
+		st = (e == EACCES || e == EPERM) ?
+		     die(HACTL_EXIT_PERM, "permission denied by xenha-fenced: run as root or "
+			 "as a member of group haclient") :
+		     die(HACTL_EXIT_NOCONN, "cannot connect to xenha-fenced (is it running?): %s",
+			 strerror(e));
+		goto out;
+	}
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.id = XH_IPC_REQUEST;
+	hdr.size = (int32_t)(sizeof(hdr) + strlen(json));
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)json;
+	iov[1].iov_len = strlen(json);
+	n = qb_ipcc_sendv_recv(c, iov, 2, buf, 64 * 1024, timeout_s * 1000);
+	qb_ipcc_disconnect(c);
+	if (n < 0) {
+		st = die(n == -ETIMEDOUT ? HACTL_EXIT_TIMEOUT : HACTL_EXIT_NOCONN,
+			 "xenha-fenced: %s", strerror((int)-n));
+		goto out;
+	}
+	if ((size_t)n <= sizeof(rh)) {
+		st = die(HACTL_EXIT_REFUSED, "short response from xenha-fenced");
+		goto out;
+	}
+	memcpy(&rh, buf, sizeof(rh));
+	if (ipc_resp_decode(buf + sizeof(rh), (size_t)n - sizeof(rh), resp, err,
+			    sizeof(err)) < 0)
+		st = die(HACTL_EXIT_REFUSED, "malformed response from xenha-fenced: %s", err);
+out:
+	alarm(0);
+	json_object_put(o);
+	free(buf);
+	return st;
+}
+
+static const char *jstr_or(struct json_object *o, const char *k, const char *dflt)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : dflt;
+}
+
+static int fence_status(const struct opts *o)
+{
+	struct ipc_resp r;
+	struct json_object *peers;
+	int st;
+
+	memset(&r, 0, sizeof(r));
+	if ((st = fenced_call("status", NULL, o->timeout_s, &r)) != 0)
+		return st;
+	if (r.rc < 0) {
+		st = die(hactl_exit_for_rc(r.rc), "fence status: %s", r.error);
+		ipc_resp_free(&r);
+		return st;
+	}
+	if (o->json) {
+		puts(json_object_to_json_string_ext(r.data, JSON_C_TO_STRING_PRETTY |
+						    JSON_C_TO_STRING_NOSLASHESCAPE));
+		ipc_resp_free(&r);
+		return 0;
+	}
+	printf("node %s (id %s): watchdog %s %s, %s (%s)\n", jstr_or(r.data, "node", "?"),
+	       jstr_or(r.data, "nodeid", "?"), jstr_or(r.data, "watchdog", "?"),
+	       json_object_get_boolean(json_object_object_get(r.data, "armed")) ? "armed" : "not armed",
+	       json_object_get_boolean(json_object_object_get(r.data, "petting")) ? "petting" :
+	       "NOT petting", jstr_or(r.data, "reason", "?"));
+	printf("quorate %s, lease age %s ms, xenhad answered %s ms ago\n",
+	       jstr_or(r.data, "quorate", "?"), jstr_or(r.data, "lease_age_ms", "-"),
+	       jstr_or(r.data, "xenhad_age_ms", "-"));
+	printf("disk %s: last write %s ms ago %s\n", jstr_or(r.data, "disk", "-"),
+	       jstr_or(r.data, "disk_write_age_ms", "-"), jstr_or(r.data, "disk_error", ""));
+	printf("timings: tick %s, lease %s, watchdog %s, msgwait %s ms; survivors wait %s ms "
+	       "after a lost host's last tick\n", jstr_or(r.data, "tick_ms", "?"),
+	       jstr_or(r.data, "lease_ms", "?"), jstr_or(r.data, "watchdog_ms", "?"),
+	       jstr_or(r.data, "msgwait_ms", "?"), jstr_or(r.data, "wait_ms", "?"));
+	printf("%-12s %-7s %-6s %-6s %-13s %-8s %s\n", "PEER", "MEMBER", "ARMED", "CLEAN",
+	       "LAST-TICK-MS", "PENDING", "PILL");
+	if (json_object_object_get_ex(r.data, "peers", &peers))
+		for (size_t i = 0; i < json_object_array_length(peers); i++) {
+			struct json_object *p = json_object_array_get_idx(peers, i);
+
+			printf("%-12s %-7s %-6s %-6s %-13s %-8s %s\n", jstr_or(p, "name", "?"),
+			       jstr_or(p, "member", "?"), jstr_or(p, "armed", "?"),
+			       jstr_or(p, "left_cleanly", "?"), jstr_or(p, "last_tick_age_ms", "?"),
+			       jstr_or(p, "pending", "?"), jstr_or(p, "pill_written", "?"));
+		}
+	ipc_resp_free(&r);
+	return 0;
+}
+
+/* The fence state of HOST in xenhad's node list: "none", "pending",
+ * "confirmed", or NULL (no answer). */
+static const char *host_fence_state(struct conn *k, const char *host, char *buf, size_t len)
+{
+	struct ipc_req req = { .op = IPC_OP_NODES, .standby = -1, .maintenance = -1 };
+	struct ipc_resp resp;
+	struct json_object *arr;
+	const char *out = NULL;
+
+	memset(&resp, 0, sizeof(resp));
+	if (conn_call(k, &req, &resp) != 0)
+		return NULL;
+	if (resp.rc == 0 && json_object_object_get_ex(resp.data, "nodes", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			struct json_object *h = json_object_array_get_idx(arr, i);
+
+			if (strcmp(jstr_or(h, "name", ""), host) == 0) {
+				snprintf(buf, len, "%s", jstr_or(h, "fence", "?"));
+				out = buf;
+			}
+		}
+	ipc_resp_free(&resp);
+	return out;
+}
+
+static int fence_host(const struct opts *o, const char *host)
+{
+	struct ipc_resp r;
+	struct conn k = { 0 };
+	char state[32] = "", last[32] = "";
+	int st, waited = 0, limit = o->timeout_s > DEFAULT_TIMEOUT_S ? o->timeout_s : 120;
+
+	memset(&r, 0, sizeof(r));
+	if ((st = fenced_call("fence", host, o->timeout_s, &r)) != 0)
+		return st;
+	if (r.rc < 0) {
+		st = die(hactl_exit_for_rc(r.rc), "fence %s: %s", host, r.error);
+		ipc_resp_free(&r);
+		return st;
+	}
+	ipc_resp_free(&r);
+	printf("fence %s: poison pill written by xenha-fenced; waiting up to %d s for the "
+	       "confirmation\n", host, limit);
+	fflush(stdout);
+	if ((st = conn_open(&k, o->timeout_s)) != 0)
+		return st;
+	for (waited = 0; waited <= limit * 2; waited++) {
+		alarm((unsigned)o->timeout_s + 5);
+		if (host_fence_state(&k, host, state, sizeof(state)) && strcmp(state, last) != 0) {
+			printf("  %5.1f s: %s %s\n", waited / 2.0, host,
+			       strcmp(state, "none") == 0 ? "still a member (reading its pill)" :
+			       strcmp(state, "pending") == 0 ? "lost, awaiting fence confirmation" :
+			       state);
+			fflush(stdout);
+			snprintf(last, sizeof(last), "%s", state);
+		}
+		if (strcmp(state, "confirmed") == 0) {
+			conn_close(&k);
+			printf("fence %s: confirmed fenced after %.1f s\n", host, waited / 2.0);
+			return 0;
+		}
+		usleep(500000);
+	}
+	conn_close(&k);
+	return die(HACTL_EXIT_TIMEOUT, "fence %s: not confirmed within %d s (see `hactl fence "
+		   "status` and the logs)", host, limit);
+}
+
+static int cmd_fence_daemon(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = { COMMON_LONGOPTS, { 0 } };
+	bool help = false;
+	int c, st;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":jt:h", lo, NULL)) != -1) {
+		st = common_opt(c, o, &help, argv, true);
+		if (st != 0)
+			return st < 0 ? usage_error("bad option") : st;
+	}
+	if (help)
+		return show_help();
+	if (optind + 1 != argc)
+		return usage_error("fence: expected \"fence status\" or \"fence HOST\"");
+	if (strcmp(argv[optind], "status") == 0)
+		return fence_status(o);
+	if (strlen(argv[optind]) >= XH_NAME_MAX)
+		return usage_error("fence: host name too long");
+	return fence_host(o, argv[optind]);
+}
+
+/* hactl check: the timeout-chain check is xenha-fenced's own (-n), so the
+ * two can never disagree. */
+static int cmd_check(int argc, char **argv, struct opts *o)
+{
+	const char *conf = SYSCONFDIR "/xenha/xenha.conf";
+	const char *fenced = getenv("XENHA_FENCED");
+
+	(void)o;
+	if (argc == 3 && strcmp(argv[1], "-c") == 0)
+		conf = argv[2];
+	else if (argc != 1)
+		return usage_error("check: expected \"check [-c FILE]\"");
+	if (fenced == NULL || fenced[0] == '\0')
+		fenced = SBINDIR "/xenha-fenced";
+	execl(fenced, fenced, "-n", "-c", conf, (char *)NULL);
+	return die(HACTL_EXIT_NOCONN, "check: cannot run %s: %s", fenced, strerror(errno));
+}
+
 static int cmd_fence(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -1037,8 +1274,11 @@ static int cmd_fence(int argc, char **argv, struct opts *o)
 	bool help = false, yes = false;
 	int c, st;
 
-	if (argc < 2 || strcmp(argv[1], "confirm") != 0)
-		return usage_error("fence: expected \"fence confirm HOST\"");
+	if (argc < 2)
+		return usage_error("fence: expected \"fence confirm HOST\", \"fence status\" "
+				   "or \"fence HOST\"");
+	if (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "confirm") != 0)
+		return cmd_fence_daemon(argc, argv, o);
 	argc--;
 	argv++;
 	optind = 0;
@@ -1145,6 +1385,7 @@ static const struct command {
 	{ "history", cmd_history },
 	{ "domain", cmd_domain },
 	{ "fence", cmd_fence },
+	{ "check", cmd_check },
 	{ "node", cmd_node },
 	{ "disk", cmd_disk },
 };

@@ -40,6 +40,13 @@
 #   XH_LOGSAVE  where a failing case copies its logs (default
 #               /var/tmp/xenha-cluster/failed/$XH_PREFIX/CASE)
 #   XH_SIM_MEMORY_MB (4096) XH_MEM_RESERVED_MB (512) XH_DOM_OVERHEAD_MB (8)
+#   XH_FENCED=1 also run xenha-fenced on every host: a loop device as the
+#               heartbeat disk ($XH_DIR/hbdisk.img, made with `hactl disk
+#               init`) and a test watchdog per host (xenha-testwd, in the
+#               root namespace, powering the host off when it expires)
+#   XH_WD_S (2) XH_MSGWAIT_S (4) XH_TICK_MS (250) XH_LEASE_MS (1500)
+#   XH_MARGIN_MS (500): the fencing timings of a XH_FENCED=1 cluster
+#   XH_TWO_NODE... (none: a 2-host cluster simply has expected_votes 2)
 #
 # Prerequisites (Debian packages): iproute2 corosync jq util-linux
 # (setpriv, mountpoint, setsid) coreutils (timeout); run as root.
@@ -68,11 +75,20 @@ if [ -z "${XENHA_BUILD:-}" ]; then
 		XENHA_BUILD=/work/main
 	fi
 fi
+XH_FENCED=${XH_FENCED:-0}
+XH_WD_S=${XH_WD_S:-2}
+XH_MSGWAIT_S=${XH_MSGWAIT_S:-4}
+XH_TICK_MS=${XH_TICK_MS:-250}
+XH_LEASE_MS=${XH_LEASE_MS:-1500}
+XH_MARGIN_MS=${XH_MARGIN_MS:-500}
 XH_XENHAD=$XENHA_BUILD/src/xenhad/xenhad
+XH_FENCED_BIN=$XENHA_BUILD/src/fenced/xenha-fenced
+XH_TESTWD=$XENHA_BUILD/src/testwd/xenha-testwd
 XH_HACTL=$XENHA_BUILD/src/hactl/hactl
 XH_SIMDOM=$XENHA_BUILD/src/sim/xenha-simdom
 XH_ORACLE=$XENHA_BUILD/src/tools/xenha-oracle
 XH_SW=$XH_PREFIX-sw
+XH_LIB_DIR=${XH_LIB_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 
 # ---------------------------------------------------------------- basics
 
@@ -286,6 +302,120 @@ _xh_gen_xenha_conf() { # I
 	file = /var/log/xenha/xenhad.log
 	debug = yes
 	EOF
+	[ "$XH_FENCED" = 1 ] || return 0
+	cat >> "$XH_DIR/h$1/xenha.conf" <<-EOF
+
+	[fencing]
+	device = $(cat "$XH_DIR/loopdev")
+	watchdog = test:$XH_DIR/h$1/wd.sock
+	tick_ms = $XH_TICK_MS
+	lease_ms = $XH_LEASE_MS
+	margin_ms = $XH_MARGIN_MS
+	disk_timeout_ms = 1000
+	xenhad_timeout_ms = 10000
+	sysrq = no
+	disk_fault_file = $XH_DIR/h$1/diskfault
+	EOF
+}
+
+# The shared heartbeat disk: a 4 MiB file on a loop device, initialised by
+# `hactl disk init` (sbd-compatible header, timeouts W and msgwait).
+_xh_disk_up() {
+	local dev
+	truncate -s 4M "$XH_DIR/hbdisk.img" || return 1
+	dev=$(losetup -f --show "$XH_DIR/hbdisk.img") || return 1
+	echo "$dev" > "$XH_DIR/loopdev"
+	"$XH_HACTL" disk init "$dev" --slots 16 --watchdog "$XH_WD_S" --msgwait "$XH_MSGWAIT_S" \
+		--loop 1 --yes >"$XH_DIR/disk-init.log" 2>&1 || { cat "$XH_DIR/disk-init.log" >&2; return 1; }
+}
+
+_xh_disk_down() {
+	local dev
+	[ -s "$XH_DIR/loopdev" ] || return 0
+	dev=$(cat "$XH_DIR/loopdev")
+	# only our loop device: its backing file must be our image
+	if losetup -n -O BACK-FILE "$dev" 2>/dev/null | grep -qF "$XH_DIR/hbdisk.img"; then
+		losetup -d "$dev" || xh_err "cannot detach $dev"
+	fi
+	rm -f "$XH_DIR/loopdev"
+}
+
+# The test watchdog of host I: xenha-testwd in the ROOT namespace (so it
+# survives the host's power-off), listening on $XH_DIR/hI/wd.sock; when it
+# expires it powers host I off through this harness, as hardware would.
+xh_start_testwd() { # I
+	local i=$1 h=$XH_DIR/h$1 pid
+	if [ -s "$h/testwd.xhpid" ] && _xh_ours "$(cat "$h/testwd.xhpid")" "$h/wd.sock"; then
+		return 0
+	fi
+	rm -f "$h/wd.sock"
+	XH_PREFIX=$XH_PREFIX XH_DIR=$XH_DIR XH_NET=$XH_NET XENHA_BUILD=$XENHA_BUILD \
+		_xh_nolock setsid "$XH_TESTWD" --socket "$h/wd.sock" --pidfile "$h/testwd.pid" \
+		--log "$h/log/testwd.log" --host "h$i" -- "$XH_LIB_DIR/xcluster" poweroff "$i" \
+		</dev/null >>"$h/log/testwd.stderr" 2>&1 &
+	pid=$!
+	disown "$pid" 2>/dev/null
+	echo "$pid" > "$h/testwd.xhpid"
+	xh_wait_until 5 "test watchdog of h$i listening" test -S "$h/wd.sock" >/dev/null || return 1
+	# its own record of its PID (setsid may have forked)
+	[ -s "$h/testwd.pid" ] && cp "$h/testwd.pid" "$h/testwd.xhpid"
+	return 0
+}
+
+# Tell host I's test watchdog that the host is off (a powered-off machine's
+# watchdog stops counting): "disarm" on its socket.
+_xh_testwd_disarm() { # I
+	local s=$XH_DIR/h$1/wd.sock
+	[ -S "$s" ] || return 0
+	python3 - "$s" <<-'PY' 2>/dev/null
+	import socket, sys
+	c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	c.settimeout(2)
+	c.connect(sys.argv[1])
+	c.sendall(b"disarm\n")
+	c.close()
+	PY
+	return 0
+}
+
+xh_start_fenced() { # I
+	_xh_host_ok "$1" || return 1
+	local i=$1 h=$XH_DIR/h$1 pid
+	if [ -s "$h/fenced.xhpid" ] && _xh_ours "$(cat "$h/fenced.xhpid")" "$h/xenha.conf"; then
+		xh_err "xenha-fenced on h$i already running"
+		return 1
+	fi
+	if ! xh_exec "$i" "$XH_FENCED_BIN" -n -c "$h/xenha.conf" >>"$h/log/fenced.stderr" 2>&1; then
+		xh_err "xenha-fenced -n rejects $h/xenha.conf:"
+		tail -n 8 "$h/log/fenced.stderr" >&2
+		return 1
+	fi
+	( _xh_exec_replace "$i" "$XH_FENCED_BIN" -f -l /var/log/xenha/fenced.log -c "$h/xenha.conf" ) \
+		</dev/null >>"$h/log/fenced.stderr" 2>&1 &
+	pid=$!
+	disown "$pid" 2>/dev/null
+	echo "$pid" > "$h/fenced.xhpid"
+}
+
+xh_fenced_pid() { # I
+	local pf=$XH_DIR/h$1/fenced.xhpid
+	[ -s "$pf" ] && _xh_ours "$(cat "$pf")" "$XH_DIR/h$1/xenha.conf" && cat "$pf"
+}
+
+xh_kill_fenced() { # I [SIG=KILL]
+	local pid
+	pid=$(xh_fenced_pid "$1") || { xh_err "no xenha-fenced on h$1"; return 1; }
+	kill -"${2:-KILL}" "$pid"
+}
+
+# true once host I's fenced has armed its watchdog
+xh_fenced_armed() { # I
+	grep -q 'watchdog .* armed' "$XH_DIR/h$1/log/fenced.log" 2>/dev/null
+}
+
+# true if host I's test watchdog has fired since the case began
+xh_testwd_fired() { # I
+	grep -q 'expired' "$XH_DIR/h$1/log/testwd.log" 2>/dev/null
 }
 
 # ------------------------------------------------------------------ net
@@ -313,6 +443,9 @@ xh_net_up() { # N
 	mount -t tmpfs -o size=512m,mode=1777 "$XH_PREFIX-shm" "$XH_DIR/shm" || return 1
 	echo "$n" > "$XH_DIR/nhosts"
 	_xh_gen_corosync "$n"
+	if [ "$XH_FENCED" = 1 ]; then
+		_xh_disk_up || return 1
+	fi
 	ip netns add "$XH_SW" || return 1
 	ip -n "$XH_SW" link set lo up
 	ip -n "$XH_SW" link add br0 type bridge stp_state 0 forward_delay 0 || return 1
@@ -520,7 +653,8 @@ xh_poweroff() { # I
 		for pid in $pids; do kill -9 "$pid" 2>/dev/null; done
 		for pid in $pids; do _xh_wait_gone "$pid" 50; done
 	done
-	rm -f "$XH_DIR/h$i/corosync.xhpid" "$XH_DIR/h$i/xenhad.xhpid"
+	rm -f "$XH_DIR/h$i/corosync.xhpid" "$XH_DIR/h$i/xenhad.xhpid" "$XH_DIR/h$i/fenced.xhpid"
+	_xh_testwd_disarm "$i"
 	if [ -n "$(ip netns pids "$ns" 2>/dev/null)" ]; then
 		xh_err "processes survive in $ns: $(ip netns pids "$ns" | tr '\n' ' ')"
 		return 1
@@ -536,7 +670,8 @@ xh_poweron() { # I
 	find "$XH_DIR/h$i/run" "$XH_DIR/shm/h$i" -mindepth 1 -delete
 	xh_heal "$i" || return 1
 	xh_start_corosync "$i" || return 1
-	[ "$XH_NO_XENHAD" = 1 ] || xh_start_xenhad "$i"
+	[ "$XH_NO_XENHAD" = 1 ] || xh_start_xenhad "$i" || return 1
+	[ "$XH_FENCED" != 1 ] || xh_start_fenced "$i"
 }
 
 # --------------------------------------------------------------- waiting
@@ -644,6 +779,14 @@ xh_up() { # N
 		for i in $(seq 1 "$n"); do xh_start_xenhad "$i" || return 1; done
 		xh_wait_up "$n" 60 || return 1
 	fi
+	if [ "$XH_FENCED" = 1 ]; then
+		for i in $(seq 1 "$n"); do xh_start_testwd "$i" || return 1; done
+		for i in $(seq 1 "$n"); do xh_start_fenced "$i" || return 1; done
+		for i in $(seq 1 "$n"); do
+			xh_wait_until 30 "xenha-fenced on h$i armed its watchdog" xh_fenced_armed "$i" \
+				>/dev/null || return 1
+		done
+	fi
 	echo "cluster $XH_PREFIX: $n hosts up in $(_xh_fmt_us $((${EPOCHREALTIME/[.,]/} - t0)))s ($XH_DIR)"
 }
 
@@ -661,11 +804,19 @@ xh_down() {
 	local pf pid pids="" ns nss
 	_xh_checkdir || return 1
 	_xh_check_lock || return 1
-	for pf in "$XH_DIR"/h*/xenhad.xhpid "$XH_DIR"/h*/corosync.xhpid; do
+	# the test watchdogs first: they must not power anything off while we
+	# tear the hosts down (SIGTERM: exits without firing)
+	for pf in "$XH_DIR"/h*/testwd.xhpid; do
+		[ -e "$pf" ] || continue
+		pid=$(cat "$pf")
+		_xh_ours "$pid" "$(dirname "$pf")/wd.sock" && { kill -TERM "$pid"; _xh_wait_gone "$pid" 30 || kill -9 "$pid"; }
+		rm -f "$pf"
+	done
+	for pf in "$XH_DIR"/h*/xenhad.xhpid "$XH_DIR"/h*/fenced.xhpid "$XH_DIR"/h*/corosync.xhpid; do
 		[ -e "$pf" ] || continue
 		pid=$(cat "$pf")
 		case $pf in
-		*xenhad.xhpid) _xh_ours "$pid" "$(dirname "$pf")/xenha.conf" && { kill -9 "$pid"; pids="$pids $pid"; } ;;
+		*xenhad.xhpid | *fenced.xhpid) _xh_ours "$pid" "$(dirname "$pf")/xenha.conf" && { kill -9 "$pid"; pids="$pids $pid"; } ;;
 		*) _xh_ours "$pid" "$XH_DIR/corosync.conf" && { kill -9 "$pid"; pids="$pids $pid"; } ;;
 		esac
 		rm -f "$pf"
@@ -687,6 +838,7 @@ xh_down() {
 	if mountpoint -q "$XH_DIR/shm"; then
 		umount "$XH_DIR/shm" || umount -l "$XH_DIR/shm" || xh_err "cannot unmount $XH_DIR/shm"
 	fi
+	_xh_disk_down
 	if [ "$XH_KEEP" != 1 ]; then
 		mountpoint -q "$XH_DIR/shm" || _xh_rmdir
 	elif [ -d "$XH_DIR/h1" ]; then
@@ -833,6 +985,11 @@ xh_health() {
 		pf=$XH_DIR/h$i/xenhad.xhpid
 		if [ -s "$pf" ] && ! _xh_ours "$(cat "$pf")" "$XH_DIR/h$i/xenha.conf"; then
 			xh_err "xenhad on h$i (pid $(cat "$pf")) died during the case"
+			bad=1
+		fi
+		pf=$XH_DIR/h$i/fenced.xhpid
+		if [ -s "$pf" ] && ! _xh_ours "$(cat "$pf")" "$XH_DIR/h$i/xenha.conf"; then
+			xh_err "xenha-fenced on h$i (pid $(cat "$pf")) died during the case"
 			bad=1
 		fi
 		pf=$XH_DIR/h$i/corosync.xhpid
@@ -996,4 +1153,61 @@ xh_add_std20() { # I
 xh_all_running() { # I N
 	xh_domains_json "$1" 2>/dev/null | xh_jqe --argjson n "$2" \
 		'(.domains | length) == $n and all(.domains[]; .state == "running")' >/dev/null 2>&1
+}
+
+# ------------------------------------------------------------- fencing
+
+# Fencing cases: N hosts with xenha-fenced, 2 HA domains preferring each
+# host (f<host><k>, 256 MiB), all running and every watchdog armed.
+xh_fence_up() { # N
+	local n=$1 i k
+	XH_FENCED=1
+	xh_up "$n" || return 1
+	for i in $(seq 1 "$n"); do
+		for k in 1 2; do
+			xh_hactl 1 domain add "f$i$k" --memory 256 --prefer "h$i" >/dev/null || return 1
+		done
+	done
+	xh_wait_until 40 "$((2 * n)) domains running" xh_all_running 1 $((2 * n))
+}
+
+# The domains that run on host V (by host I's view), space-separated.
+xh_doms_on() { # I V
+	xh_dom_tuples "$1" | awk -v h="h$2" '$2 == "running" && $3 == h { print $1 }' | tr '\n' ' '
+}
+
+# True when every domain in DOMS runs (by host I's view) on a host other
+# than V, and has exactly one process.
+xh_recovered() { # I V DOMS...
+	local i=$1 v=$2 doms d
+	shift 2
+	doms=$(xh_domains_json "$i" 2>/dev/null) || return 1
+	for d in "$@"; do
+		echo "$doms" | xh_jqe --arg n "$d" --arg v "h$v" '.domains[] | select(.name == $n)
+			| .state == "running" and .host != $v' >/dev/null || return 1
+		[ "$(xh_sim_count "$d")" = 1 ] || return 1
+	done
+}
+
+# Every process of host I: SIGSTOP (a frozen host) / SIGCONT.
+xh_freeze() { # I
+	local pid
+	: > "$XH_DIR/h$1/frozen.pids"
+	for pid in $(ip netns pids "$(_xh_ns "$1")" 2>/dev/null); do
+		kill -STOP "$pid" 2>/dev/null && echo "$pid" >> "$XH_DIR/h$1/frozen.pids"
+	done
+}
+xh_thaw() { # I
+	local pid
+	[ -s "$XH_DIR/h$1/frozen.pids" ] || return 0
+	while read -r pid; do kill -CONT "$pid" 2>/dev/null; done < "$XH_DIR/h$1/frozen.pids"
+	rm -f "$XH_DIR/h$1/frozen.pids"
+}
+
+# The newest history event of TYPE about host NAME, as "TIME_MS TEXT"
+# (host I's view).
+xh_event() { # I TYPE NAME
+	xh_hactl "$1" --json history 2>/dev/null | jq -r --arg t "$2" --arg h "$3" \
+		'[.events[] | select(.type == $t and ((.text // "") | contains($h)))] | last
+		 | select(. != null) | "\(.time_ms) \(.text)"'
 }
