@@ -20,7 +20,7 @@ LOGDIR=${XENHA_TEST_LOGS:-$TOP/build/test-logs}
 
 PKGS="build-essential autoconf automake pkg-config libqb-dev libcpg-dev libvotequorum-dev
 libcmap-dev libquorum-dev libcmocka-dev libjson-c-dev libinih-dev zlib1g-dev corosync
-iproute2 util-linux jq procps passwd sbd clang-14 libclang-rt-14-dev"
+iproute2 util-linux jq procps passwd sbd python3 clang-14 libclang-rt-14-dev"
 
 die() { echo "dev.sh: $*" >&2; exit 1; }
 

@@ -109,7 +109,9 @@ expect_rc 2 "negative memory" domain add w --memory -1
 expect_rc 2 "too many preferred hosts" domain add w --prefer a,b,c,d,e,f,g,h,i
 expect_rc 2 "node without subcommand" node
 expect_rc 2 "node bogus" node reboot h1
-expect_rc 2 "fence without confirm" fence h1
+expect_rc 2 "fence without a subcommand" fence
+expect_rc 2 "fence status with an operand" fence status h1
+expect_rc 3 "fence HOST without xenha-fenced" fence h1
 check "usage errors start with hactl:" grep -q '^hactl: ' "$T/err"
 
 start_fake
