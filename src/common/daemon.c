@@ -14,6 +14,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <corosync/cmap.h>
 #include <qb/qblog.h>
 
 #include "daemon.h"
@@ -120,5 +121,46 @@ int xh_load_config(const char *prog, const char *path, struct xh_config *cfg, bo
 	free(text);
 	if (rc < 0)
 		fprintf(stderr, "%s: %s\n", prog, err);
+	return rc;
+}
+
+int xh_node_name(const struct xh_config *cfg, uint32_t nodeid, char *out, size_t len)
+{
+	cmap_handle_t cm;
+	int rc = -ENOENT;
+
+	if (cfg->node_name[0]) {
+		snprintf(out, len, "%s", cfg->node_name);
+		return 0;
+	}
+	if (cmap_initialize(&cm) != CS_OK) {
+		rc = -ECONNREFUSED;
+		goto fallback;
+	}
+	for (uint32_t i = 0; i < 256; i++) {
+		char key[64];
+		uint32_t id;
+		char *name = NULL;
+
+		snprintf(key, sizeof(key), "nodelist.node.%u.nodeid", i);
+		if (cmap_get_uint32(cm, key, &id) != CS_OK)
+			break;
+		if (id != nodeid)
+			continue;
+		snprintf(key, sizeof(key), "nodelist.node.%u.name", i);
+		if (cmap_get_string(cm, key, &name) == CS_OK && name) {
+			snprintf(out, len, "%s", name);
+			rc = 0;
+		}
+		free(name);
+		break;
+	}
+	cmap_finalize(cm);
+	if (rc == 0)
+		return 0;
+fallback:
+	snprintf(out, len, "node%u", nodeid);
+	qb_log(LOG_WARNING, "no name for node=%u in corosync's nodelist; using %s "
+	       "(set [node] name in xenha.conf)", nodeid, out);
 	return rc;
 }

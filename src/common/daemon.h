@@ -20,4 +20,10 @@ int xh_log_init(const char *ident, const struct xh_config *cfg, bool foreground,
 		const char *file);
 void xh_log_fini(void);
 
+/* Our node name: cfg->node_name if set, else node `nodeid`'s name in
+ * corosync's nodelist (cmap), else "nodeN" (-ENOENT, logged as a warning).
+ * 0, -ENOENT (fallback used) or -ECONNREFUSED (cmap unreachable; fallback
+ * used). */
+int xh_node_name(const struct xh_config *cfg, uint32_t nodeid, char *out, size_t len);
+
 #endif

@@ -25,6 +25,7 @@
 #include <qb/qblog.h>
 
 #include "fenced.h"
+#include "../common/daemon.h"
 
 #define FD_GROUP "xenha-fenced"
 #define TICK_LEN 40
@@ -257,37 +258,6 @@ static int32_t vq_fd_cb(int32_t fd, int32_t revents, void *arg)
 	return 0;
 }
 
-/* Our node name from corosync's nodelist (cmap), unless configured. */
-static void find_name(struct fd *d)
-{
-	cmap_handle_t cm;
-	char key[128];
-
-	if (d->cfg.node_name[0]) {
-		snprintf(d->name, sizeof(d->name), "%s", d->cfg.node_name);
-		return;
-	}
-	snprintf(d->name, sizeof(d->name), "node%u", d->nodeid);
-	if (cmap_initialize(&cm) != CS_OK)
-		return;
-	for (unsigned i = 0; i < 256; i++) {
-		uint32_t id;
-		char *name = NULL;
-
-		snprintf(key, sizeof(key), "nodelist.node.%u.nodeid", i);
-		if (cmap_get_uint32(cm, key, &id) != CS_OK)
-			break;
-		if (id != d->nodeid)
-			continue;
-		snprintf(key, sizeof(key), "nodelist.node.%u.name", i);
-		if (cmap_get_string(cm, key, &name) == CS_OK && name)
-			snprintf(d->name, sizeof(d->name), "%s", name);
-		free(name);
-		break;
-	}
-	cmap_finalize(cm);
-}
-
 /* totem.token and totem.consensus as corosync runs them (runtime keys). */
 static void read_totem(struct fd *d)
 {
@@ -328,7 +298,7 @@ int fd_cluster_init(struct fd *d)
 		cpg_finalize(d->cpg);
 		return -ERANGE;
 	}
-	find_name(d);
+	xh_node_name(&d->cfg, d->nodeid, d->name, sizeof(d->name));
 	read_totem(d);
 	err = votequorum_initialize(&d->vq, &vq_cbs);
 	if (err != CS_OK) {

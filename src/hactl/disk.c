@@ -53,26 +53,24 @@ __attribute__((format(printf, 2, 3)))
 static int fail(int status, const char *fmt, ...)
 {
 	va_list ap;
+	int st;
 
-	fputs("hactl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	st = hactl_vsay(status, "\n", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return status;
+	return st;
 }
 
 __attribute__((format(printf, 1, 2)))
 static int usage(const char *fmt, ...)
 {
 	va_list ap;
+	int st;
 
-	fputs("hactl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	st = hactl_vsay(HACTL_EXIT_USAGE, "\nTry 'hactl disk --help'.\n", fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'hactl disk --help'.\n", stderr);
-	return HACTL_EXIT_USAGE;
+	return st;
 }
 
 static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)

@@ -79,30 +79,36 @@ struct opts {
 	int timeout_s;
 };
 
+int hactl_vsay(int status, const char *tail, const char *fmt, va_list ap)
+{
+	fputs("hactl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs(tail, stderr);
+	return status;
+}
+
 __attribute__((format(printf, 2, 3)))
 static int die(int status, const char *fmt, ...)
 {
 	va_list ap;
+	int st;
 
-	fputs("hactl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	st = hactl_vsay(status, "\n", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return status;
+	return st;
 }
 
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
+	int st;
 
-	fputs("hactl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	st = hactl_vsay(HACTL_EXIT_USAGE, "\nTry 'hactl --help'.\n", fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'hactl --help'.\n", stderr);
-	return HACTL_EXIT_USAGE;
+	return st;
 }
 
 static int show_help(void)

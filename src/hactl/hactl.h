@@ -5,6 +5,7 @@
 #ifndef XENHA_HACTL_H
 #define XENHA_HACTL_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <json-c/json.h>
 
@@ -22,6 +23,9 @@ enum hactl_exit {
 
 /* Exit status for a daemon rc (0 or -errno). */
 int hactl_exit_for_rc(int rc);
+
+/* "hactl: " + the message + tail on stderr; returns status. */
+int hactl_vsay(int status, const char *tail, const char *fmt, va_list ap);
 
 /*
  * Render the "data" object of a read response for a terminal.  Each

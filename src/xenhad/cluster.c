@@ -20,6 +20,7 @@
 #include <qb/qblog.h>
 
 #include "xenhad.h"
+#include "../common/daemon.h"
 
 #define XD_GROUP "xenha"
 #define XD_CHUNK (256u * 1024u)
@@ -626,41 +627,9 @@ static int32_t vq_fd_cb(int32_t fd, int32_t revents, void *arg)
 
 static int lookup_name(struct xd *d)
 {
-	cmap_handle_t cm;
-	int rc = -ENOENT;
+	int rc = xh_node_name(&d->cfg, d->nodeid, d->name, sizeof(d->name));
 
-	if (d->cfg.node_name[0]) {
-		snprintf(d->name, sizeof(d->name), "%s", d->cfg.node_name);
-		return 0;
-	}
-	if (cmap_initialize(&cm) != CS_OK)
-		return -ECONNREFUSED;
-	for (uint32_t i = 0; i < 256; i++) {
-		char key[64];
-		uint32_t id;
-		char *name = NULL;
-
-		snprintf(key, sizeof(key), "nodelist.node.%u.nodeid", i);
-		if (cmap_get_uint32(cm, key, &id) != CS_OK)
-			break;
-		if (id != d->nodeid)
-			continue;
-		snprintf(key, sizeof(key), "nodelist.node.%u.name", i);
-		if (cmap_get_string(cm, key, &name) == CS_OK && name) {
-			snprintf(d->name, sizeof(d->name), "%s", name);
-			free(name);
-			rc = 0;
-		}
-		break;
-	}
-	cmap_finalize(cm);
-	if (rc < 0) {
-		snprintf(d->name, sizeof(d->name), "node%u", d->nodeid);
-		qb_log(LOG_WARNING, "no name for node=%u in corosync's nodelist; using %s "
-		       "(set [node] name in xenha.conf)", d->nodeid, d->name);
-		rc = 0;
-	}
-	return rc;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int xd_cluster_init(struct xd *d)
