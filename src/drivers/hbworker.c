@@ -40,7 +40,7 @@
 #include "xenha/hbworker.h"
 
 #define SECTOR_MAX 4096u
-#define SLOT_SCAN_EVERY 10      /* cycles between re-reads of the sbd slots */
+#define SLOT_SCAN_EVERY 3       /* cycles between re-reads of the sbd slots (a new host's slot must be known soon: pills go to it) */
 #define STOP_JOIN_MS 1000
 
 struct hbw_slotinfo {

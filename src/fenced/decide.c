@@ -191,6 +191,7 @@ static void reset_incident(struct fd_peer *p)
 	p->pending = false;
 	p->begun = false;
 	p->pill_sent = false;
+	p->pill_noslot_logged = false;
 	p->pill_written = false;
 	p->confirm_sent = false;
 	p->agent_off = false;
@@ -207,6 +208,15 @@ static void pill_step(struct fd *d, uint32_t id, struct fd_peer *p)
 		return;
 	if (!p->pill_sent) {
 		seq = hbw_send_msg(d->hbw, p->name, HB_MSG_RESET, d->name);
+		if (seq == -ENOENT) {
+			/* its slot is not known yet (slots are re-read every few
+			 * cycles): try again on a later pass */
+			if (!p->pill_noslot_logged)
+				qb_log(LOG_INFO, "no sbd slot known for %s yet; the poison pill "
+				       "waits for the next slot scan", p->name);
+			p->pill_noslot_logged = true;
+			return;
+		}
 		if (seq < 0) {
 			qb_log(LOG_WARNING, "cannot send a poison pill to %s: %s", p->name,
 			       strerror((int)-seq));
@@ -250,6 +260,7 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 		enum fr_confirm c;
 		uint64_t remaining = 0;
 		char by[XH_NAME_MAX];
+		bool agents;
 
 		if (id == d->nodeid)
 			continue;
@@ -261,8 +272,15 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 			}
 			if (p->operator_fence)
 				pill_step(d, id, p);
+			/* a job of a finished incident: collect it, forget its result */
+			if (p->agent && fd_agent_poll(d, p)) {
+				p->agent_off = false;
+				p->agent_failed = false;
+			}
 			continue;
 		}
+		if (!sv.quorate || !acting(d))
+			continue;
 		if (!p->pending) {
 			p->pending = true;
 			p->pending_since_ms = now;
@@ -270,9 +288,10 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 			       " ms ago, its watchdog %s", p->name, id, now - p->last_tick_ms,
 			       p->armed ? "armed" : "not known armed");
 		}
-		if (!sv.quorate || !acting(d))
-			continue;
-		if (!p->armed || p->left_cleanly) {
+		agents = fd_agent_configured(d, p->name);
+		if (p->agent)
+			fd_agent_poll(d, p);
+		if ((!p->armed || p->left_cleanly) && !agents) {
 			if (!p->unfenceable_logged)
 				qb_log(LOG_WARNING, "host %s cannot be fenced automatically: %s; "
 				       "an operator must power it off and run `hactl fence confirm %s`",
@@ -282,8 +301,9 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 			continue;
 		}
 		if (!p->begun) {
-			snprintf(by, sizeof(by), "fenced %.20s: %s", d->name,
-				 d->hbw ? "timeout, poison-pill" : "timeout");
+			snprintf(by, sizeof(by), "fenced %.20s: %s%s%s", d->name,
+				 p->armed && !p->left_cleanly ? "timeout" : "",
+				 d->hbw ? ", poison-pill" : "", agents ? ", agent" : "");
 			fd_xlink_queue(d, IPC_OP_FENCE_BEGIN, p->name, by);
 			p->begun = true;
 			qb_log(LOG_NOTICE, "fencing %s: waiting for its lease and watchdog "
@@ -291,6 +311,9 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 			       d->hbw ? " and writing a poison pill" : "");
 		}
 		pill_step(d, id, p);
+		if (agents && !p->agent && !p->agent_off && !p->agent_failed &&
+		    fd_agent_start(d, p) < 0)
+			p->agent_failed = true;
 
 		memset(&fp, 0, sizeof(fp));
 		fp.nodeid = id;
@@ -305,7 +328,12 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 			fp.slot_changed_ms = d->rep.peers[id].changed_ms;
 		}
 		fp.disk_read_ok_ms = d->rep.read_ok_ms;
-		c = fr_may_confirm(&d->t, &sv, &fp, &remaining);
+		if (p->armed && !p->left_cleanly)
+			c = fr_may_confirm(&d->t, &sv, &fp, &remaining);
+		else	/* its watchdog is not known to work: only an agent's
+			 * verified "off" can confirm it */
+			c = p->agent_off && !fp.member && sv.quorate ? FR_CONFIRM_AGENT
+								     : FR_CONFIRM_NO;
 		if (c == FR_CONFIRM_NO)
 			continue;
 		if (p->confirm_sent && now - p->confirm_sent_ms < CONFIRM_RETRY_MS)

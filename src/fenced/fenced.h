@@ -31,6 +31,8 @@
 #define FD_IPC_NAME "xenha-fenced"
 #define FD_MAX_NODE HB_MAX_NODEID
 
+struct fd_agent_job;
+
 /* What we know of one peer's fenced (index = node id). */
 struct fd_peer {
 	bool known;                  /* ever seen in our CPG group or xenhad's node list */
@@ -45,6 +47,7 @@ struct fd_peer {
 	bool begun;                  /* we sent fence-begin for this incident */
 	uint64_t pending_since_ms;   /* our mono time we first saw it pending */
 	bool pill_sent;
+	bool pill_noslot_logged;
 	int64_t pill_seq;
 	bool pill_written;
 	uint64_t pill_written_ms;
@@ -52,6 +55,7 @@ struct fd_peer {
 	bool confirm_sent;
 	uint64_t confirm_sent_ms;
 	bool agent_running, agent_off, agent_failed;
+	struct fd_agent_job *agent;  /* running fence-agent job, or NULL */
 	bool operator_fence;         /* hactl fence HOST asked for a pill */
 	bool unfenceable_logged;
 	char agent_text[160];
@@ -159,6 +163,12 @@ void fd_decide_fini(struct fd *d);
 void fd_decide_now(struct fd *d);
 int fd_fence_request(struct fd *d, const char *host, char *err, size_t errlen);
 struct json_object *fd_status_json(struct fd *d);
+
+/* agents.c */
+bool fd_agent_configured(const struct fd *d, const char *host);
+int fd_agent_start(struct fd *d, struct fd_peer *p);
+bool fd_agent_poll(struct fd *d, struct fd_peer *p);
+void fd_agent_fini(struct fd *d);
 
 /* ipc.c */
 int fd_ipc_init(struct fd *d);

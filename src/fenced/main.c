@@ -120,6 +120,14 @@ static int disk_start(struct fd *d, bool start_worker)
 		return rc;
 	}
 	hbw_snapshot(d->hbw, &d->rep);
+	/* A message found at start was left from before this start (a pill
+	 * that already reset us, or an old test): the worker cleared it; it
+	 * must not reset us again. */
+	if (d->rep.own_msg.type != HB_MSG_CLEAR)
+		qb_log(LOG_WARNING, "message '%s' from '%s' was in our mailbox at start: left "
+		       "from before this start, cleared", hb_msg_type_str(d->rep.own_msg.type),
+		       d->rep.own_msg.from);
+	d->rep.own_msg.type = HB_MSG_CLEAR;
 	return 0;
 }
 
@@ -237,6 +245,7 @@ int main(int argc, char **argv)
 	qb_loop_run(d.loop);
 
 	fd_decide_fini(&d);
+	fd_agent_fini(&d);
 	if (d.wd) {
 		if (d.self_fence) {
 			qb_log(LOG_CRIT, "exiting after a poison pill: the watchdog stays armed");

@@ -46,7 +46,8 @@
 #               root namespace, powering the host off when it expires)
 #   XH_WD_S (2) XH_MSGWAIT_S (4) XH_TICK_MS (250) XH_LEASE_MS (1500)
 #   XH_MARGIN_MS (500): the fencing timings of a XH_FENCED=1 cluster
-#   XH_TWO_NODE... (none: a 2-host cluster simply has expected_votes 2)
+#   XH_FENCE_AGENT=1 (with XH_FENCED=1) also configure the test fence agent
+#               tests/cluster/fence_xhsim for every host (fence level 1)
 #
 # Prerequisites (Debian packages): iproute2 corosync jq util-linux
 # (setpriv, mountpoint, setsid) coreutils (timeout); run as root.
@@ -315,6 +316,16 @@ _xh_gen_xenha_conf() { # I
 	xenhad_timeout_ms = 10000
 	sysrq = no
 	disk_fault_file = $XH_DIR/h$1/diskfault
+	EOF
+	[ "${XH_FENCE_AGENT:-0}" = 1 ] || return 0
+	cat >> "$XH_DIR/h$1/xenha.conf" <<-EOF
+
+	[fence-device xhsim]
+	agent = $XH_LIB_DIR/fence_xhsim
+	hosts = $(seq -s ' ' -f 'h%g' 1 "$(_xh_nhosts)")
+	level = 1
+	timeout_ms = 20000
+	args = dir=$XH_DIR
 	EOF
 }
 
