@@ -357,11 +357,18 @@ static int32_t ipc_accept(qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
 static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
 {
 	struct xd *d = the_d;
-	const struct qb_ipc_request_header *h = data;
+	struct qb_ipc_request_header hdr;
+	const struct qb_ipc_request_header *h = &hdr;
 	struct ipc_req r;
 	char err[256];
 	int rc;
 
+	/* copy the header out: libqb's shared-memory ring hands us 4-byte
+	 * aligned messages, and a client that keeps its connection (as
+	 * xenha-fenced does) gets one that is not 8-byte aligned (UBSan
+	 * caught it in the fencing cases) */
+	if (size >= sizeof(hdr))
+		memcpy(&hdr, data, sizeof(hdr));
 	if (size < sizeof(*h) || h->id != XH_IPC_REQUEST || (size_t)h->size != size) {
 		qb_log(LOG_WARNING, "ipc message rejected: bad header size=%zu", size);
 		reply(c, -EBADMSG, "bad request header", NULL);
