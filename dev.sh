@@ -84,6 +84,10 @@ run_tests() {
 	tail -n 15 "$LOGDIR/asan.out"
 	echo "== cluster tests (real corosync in network namespaces) =="
 	XENHA_BUILD=$BUILD "$TOP/tests/cluster/run.sh" 2>&1 | tee "$LOGDIR/cluster.out" || fail=1
+	echo "== cluster tests under ASan+UBSan (every daemon and sim domain from the sanitizer build) =="
+	XENHA_BUILD=$ASAN_BUILD XH_RESULTS=/var/tmp/xenha-cluster/results-asan "$TOP/tests/cluster/run.sh" 2>&1 |
+		sed -u 's/^cluster: /cluster_asan: /' | tee "$LOGDIR/cluster-asan.out"
+	[ "${PIPESTATUS[0]}" = 0 ] || fail=1
 	echo "== fuzzing (libFuzzer, ${XENHA_FUZZ_SECONDS:-60} s per target) =="
 	"$TOP/tests/fuzz/run.sh" "${XENHA_FUZZ_SECONDS:-60}" 2>&1 | tee "$LOGDIR/fuzz.out" | grep -E '^fuzz' || fail=1
 	echo "== make distcheck =="

@@ -37,13 +37,13 @@ for sub in unit asan; do
 		passed=$((passed + p)); failed=$((failed + x))
 	done
 done
-for f in "$dir/cluster.out" "$dir/fuzz.out" "$dir/distcheck.out"; do
+for f in "$dir/cluster.out" "$dir/cluster-asan.out" "$dir/fuzz.out" "$dir/distcheck.out"; do
 	[ -e "$f" ] || { failed=$((failed + 1)); echo "missing: $f"; continue; }
-	line=$(grep -aE '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$f" | tail -n 1)
+	line=$(grep -aE '^[a-z_]+: [0-9]+ passed, [0-9]+ failed' "$f" | tail -n 1)
 	if [ -z "$line" ]; then failed=$((failed + 1)); echo "$(basename "$f"): no result line"; continue; fi
 	echo "$line"
-	p=$(echo "$line" | sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed.*/\1/')
-	x=$(echo "$line" | sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/')
+	p=$(echo "$line" | sed -E 's/^[a-z_]+: ([0-9]+) passed, ([0-9]+) failed.*/\1/')
+	x=$(echo "$line" | sed -E 's/^[a-z_]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/')
 	passed=$((passed + p)); failed=$((failed + x))
 done
 if [ "$skipped" -gt 0 ]; then
