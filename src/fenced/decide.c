@@ -123,9 +123,10 @@ static void watchdog_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 {
 	struct fr_self s = {
 		.now_ms = now, .armed = d->armed, .have_lease_tick = d->have_lease_tick,
+		/* d->self_fence is only ever set by a pill in our mailbox */
 		.lease_tick_sent_ms = d->lease_tick_sent_ms, .pill = d->self_fence,
 		.xenhad_seen = x->seen, .xenhad_ok_ms = x->ok_ms, .tie = d->tie,
-		.disk_win = d->disk_win, .self_fence = d->self_fence,
+		.disk_win = d->disk_win, .self_fence = false,
 		/*
 		 * The claim delay of fencerules.c exists so that, at a claim,
 		 * a write of our current unbroken run of fresh writes finished

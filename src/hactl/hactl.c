@@ -1196,7 +1196,7 @@ static int fence_host(const struct opts *o, const char *host)
 		return st;
 	}
 	ipc_resp_free(&r);
-	printf("fence %s: poison pill written by xenha-fenced; waiting up to %d s for the "
+	printf("fence %s: xenha-fenced is writing a poison pill; waiting up to %d s for the "
 	       "confirmation\n", host, limit);
 	fflush(stdout);
 	if ((st = conn_open(&k, o->timeout_s)) != 0)
