@@ -20,7 +20,7 @@ LOGDIR=${XENHA_TEST_LOGS:-$TOP/build/test-logs}
 
 PKGS="build-essential autoconf automake pkg-config libqb-dev libcpg-dev libvotequorum-dev
 libcmap-dev libquorum-dev libcmocka-dev libjson-c-dev libinih-dev zlib1g-dev corosync
-iproute2 util-linux jq procps passwd sbd python3 clang-14 libclang-rt-14-dev"
+iproute2 util-linux jq procps passwd sbd python3 spin clang-14 libclang-rt-14-dev"
 
 die() { echo "dev.sh: $*" >&2; exit 1; }
 
@@ -88,6 +88,8 @@ run_tests() {
 	XENHA_BUILD=$ASAN_BUILD XH_RESULTS=/var/tmp/xenha-cluster/results-asan "$TOP/tests/cluster/run.sh" 2>&1 |
 		sed -u 's/^cluster: /cluster_asan: /' | tee "$LOGDIR/cluster-asan.out"
 	[ "${PIPESTATUS[0]}" = 0 ] || fail=1
+	echo "== model check of the fencing rule (spin) =="
+	"$TOP/tests/model/run.sh" 2>&1 | tee "$LOGDIR/model.out" || fail=1
 	echo "== fuzzing (libFuzzer, ${XENHA_FUZZ_SECONDS:-60} s per target) =="
 	"$TOP/tests/fuzz/run.sh" "${XENHA_FUZZ_SECONDS:-60}" 2>&1 | tee "$LOGDIR/fuzz.out" | grep -E '^fuzz' || fail=1
 	echo "== make distcheck =="

@@ -37,7 +37,7 @@ for sub in unit asan; do
 		passed=$((passed + p)); failed=$((failed + x))
 	done
 done
-for f in "$dir/cluster.out" "$dir/cluster-asan.out" "$dir/fuzz.out" "$dir/distcheck.out"; do
+for f in "$dir/cluster.out" "$dir/cluster-asan.out" "$dir/model.out" "$dir/fuzz.out" "$dir/distcheck.out"; do
 	[ -e "$f" ] || { failed=$((failed + 1)); echo "missing: $f"; continue; }
 	line=$(grep -aE '^[a-z_]+: [0-9]+ passed, [0-9]+ failed' "$f" | tail -n 1)
 	if [ -z "$line" ]; then failed=$((failed + 1)); echo "$(basename "$f"): no result line"; continue; fi

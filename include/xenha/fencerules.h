@@ -120,7 +120,10 @@ struct fr_peer {
 	uint32_t nodeid;
 	bool member;                 /* in our current corosync membership */
 	bool left_cleanly;           /* it announced a clean stop: never auto-confirm */
-	uint64_t last_tick_ms;       /* our local time of our last delivery of its tick */
+	uint64_t last_tick_ms;       /* our local time of our last delivery of its tick, and
+				      * never older than the last time it left or joined
+				      * our membership or we regained quorum (the spin
+				      * model, tests/model, shows why) */
 	/* (b) */
 	bool agent_off;              /* an agent said off and a status read-back said off */
 	/* (c) */

@@ -104,6 +104,34 @@ void fd_send_tick(struct fd *d, bool leaving)
 		qb_log(LOG_WARNING, "tick not sent: cpg_mcast_joined err=%d", err);
 }
 
+/*
+ * The survivors' "d" (fr_peer.last_tick_ms) must not be older than the
+ * last moment a peer could have renewed a lease in a ring we were not
+ * watching it in.  The proof of the timeout rule assumes the victim's
+ * ticks reached us up to the break; the spin model (tests/model) found two
+ * ways that fails if d moves only on delivered ticks: a peer's fencing
+ * daemon stalls while it stays a member (d ages), resumes, renews its
+ * lease with a tick only it delivers, then is cut off; or we regain quorum
+ * after a partition during which the peer held a lease elsewhere.  So d is
+ * also set to now whenever a peer leaves or joins our membership, and for
+ * every peer when we regain quorum.
+ */
+static void touch_all_peers(struct fd *d)
+{
+	uint64_t now = fd_mono_ms();
+
+	for (uint32_t i = 1; i <= FD_MAX_NODE; i++)
+		if (d->peers[i].known)
+			d->peers[i].last_tick_ms = now;
+}
+
+static void set_quorate(struct fd *d, bool q)
+{
+	if (q && !d->vq_quorate)
+		touch_all_peers(d);
+	d->vq_quorate = q;
+}
+
 static bool vq_quorate_now(struct fd *d)
 {
 	struct votequorum_info info;
@@ -111,7 +139,7 @@ static bool vq_quorate_now(struct fd *d)
 	if (votequorum_getinfo(d->vq, 0, &info) != CS_OK)
 		return false;
 	d->expected_votes = info.node_expected_votes;
-	d->vq_quorate = (info.flags & VOTEQUORUM_INFO_QUORATE) != 0;
+	set_quorate(d, (info.flags & VOTEQUORUM_INFO_QUORATE) != 0);
 	return d->vq_quorate;
 }
 
@@ -177,12 +205,22 @@ static void cpg_confchg(cpg_handle_t h, const struct cpg_name *g,
 			d->peers[id].last_tick_ms = fd_mono_ms();
 		}
 	}
-	for (size_t i = 0; i < n_left; i++)
+	/* d of a peer that leaves or joins: now (see touch_all_peers) */
+	for (size_t i = 0; i < n_left; i++) {
 		qb_log(LOG_NOTICE, "fencing daemon of node %u left (reason=%u)",
 		       left[i].nodeid, left[i].reason);
-	for (size_t i = 0; i < n_joined; i++)
-		if (joined[i].nodeid != d->nodeid)
-			qb_log(LOG_INFO, "fencing daemon of node %u joined", joined[i].nodeid);
+		if (left[i].nodeid >= 1 && left[i].nodeid <= FD_MAX_NODE) {
+			d->peers[left[i].nodeid].known = true;
+			d->peers[left[i].nodeid].last_tick_ms = fd_mono_ms();
+		}
+	}
+	for (size_t i = 0; i < n_joined; i++) {
+		if (joined[i].nodeid == d->nodeid)
+			continue;
+		qb_log(LOG_INFO, "fencing daemon of node %u joined", joined[i].nodeid);
+		if (joined[i].nodeid >= 1 && joined[i].nodeid <= FD_MAX_NODE)
+			d->peers[joined[i].nodeid].last_tick_ms = fd_mono_ms();
+	}
 	d->liveset = live;
 	d->group_members = (uint32_t)n_mem;
 }
@@ -220,7 +258,7 @@ static void vq_notify(votequorum_handle_t h, uint64_t ctx, uint32_t quorate,
 	if ((quorate != 0) != d->vq_quorate)
 		qb_log(LOG_NOTICE, "quorum %s (votequorum) nodes=%u",
 		       quorate ? "gained" : "lost", n);
-	d->vq_quorate = quorate != 0;
+	set_quorate(d, quorate != 0);
 	vq_quorate_now(d);
 }
 

@@ -28,8 +28,8 @@ for ev in fence-pending fence-started fence-confirmed; do
 	[ -n "$e" ] || xh_fail "no $ev event for h3 in the history"
 	xh_log "history: $e"
 done
-xh_event 1 fence-confirmed h3 | grep -q 'fenced h[12]: timeout' ||
-	xh_fail "h3 was not confirmed by xenha-fenced's timeout rule"
+xh_event 1 fence-confirmed h3 | grep -qE 'fenced h[12]: (timeout|poison-pill)' ||
+	xh_fail "h3 was not confirmed by xenha-fenced's timeout rule (a pill confirmation also waits for it)"
 xh_wait_until 10 "all 6 domains running" xh_all_running 1 6 || xh_fail "not all domains running"
 xh_check_copies 1 || xh_fail "single-copy check after the recovery"
 xh_check_copies 2 || xh_fail "single-copy check (h2's view)"
