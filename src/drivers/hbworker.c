@@ -133,12 +133,14 @@ static void note_err(struct hbw *w, int rc, const char *fmt, ...)
 	pthread_mutex_unlock(&w->mu);
 }
 
-static int w_read(struct hbw *w, uint32_t sector, const char *what, int arg)
+/* One sector of I/O on w->sec; a failure marks the cycle and is reported
+ * as "WHAT" or "WHAT ARG" (arg >= 0). */
+static int w_io(struct hbw *w, bool write, uint32_t sector, const char *what, int arg)
 {
 	int rc;
 
 	busy(w, true);
-	rc = hbio_read(&w->io, sector, w->sec);
+	rc = write ? hbio_write(&w->io, sector, w->sec) : hbio_read(&w->io, sector, w->sec);
 	busy(w, false);
 	if (rc < 0) {
 		w->cycle_failed = true;
@@ -150,21 +152,14 @@ static int w_read(struct hbw *w, uint32_t sector, const char *what, int arg)
 	return rc;
 }
 
+static int w_read(struct hbw *w, uint32_t sector, const char *what, int arg)
+{
+	return w_io(w, false, sector, what, arg);
+}
+
 static int w_write(struct hbw *w, uint32_t sector, const char *what, int arg)
 {
-	int rc;
-
-	busy(w, true);
-	rc = hbio_write(&w->io, sector, w->sec);
-	busy(w, false);
-	if (rc < 0) {
-		w->cycle_failed = true;
-		if (arg >= 0)
-			note_err(w, rc, "%s %d", what, arg);
-		else
-			note_err(w, rc, "%s", what);
-	}
-	return rc;
+	return w_io(w, true, sector, what, arg);
 }
 
 static void decode_err(struct hbw *w, int rc, const char *what, int arg)
