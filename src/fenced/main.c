@@ -218,6 +218,10 @@ int main(int argc, char **argv)
 	if (xh_log_init("xenha-fenced", &d.cfg, foreground, debug, logfile) < 0)
 		return 1;
 	qb_log(LOG_NOTICE, "xenha-fenced %s starting config=%s", PACKAGE_VERSION, d.cfg_path);
+#ifdef XENHA_UNSAFE_SKIP_FENCE_WAIT
+	qb_log(LOG_CRIT, "UNSAFE BUILD (--enable-unsafe-skip-fence-wait): lost hosts are confirmed "
+	       "fenced without waiting; two copies of a domain can run; for tests only");
+#endif
 	signal(SIGPIPE, SIG_IGN);
 	d.start_ms = fd_mono_ms();
 
