@@ -19,7 +19,7 @@ ASAN_BUILD=${XENHA_ASAN_BUILD_DIR:-$TOP/build/asan}
 LOGDIR=${XENHA_TEST_LOGS:-$TOP/build/test-logs}
 
 PKGS="build-essential autoconf automake pkg-config libqb-dev libcpg-dev libvotequorum-dev
-libcmap-dev libquorum-dev libcmocka-dev libjson-c-dev libinih-dev zlib1g-dev corosync
+libcmap-dev libquorum-dev libcmocka-dev libjson-c-dev libinih-dev zlib1g-dev libgnutls28-dev corosync
 iproute2 util-linux jq procps passwd sbd python3 spin clang-14 libclang-rt-14-dev"
 
 die() { echo "dev.sh: $*" >&2; exit 1; }
