@@ -58,6 +58,7 @@ static const char usage_text[] =
 "  disk init DEV [OPTIONS]     write a new heartbeat disk (no daemon needed)\n"
 "  disk dump DEV               show a heartbeat disk: header, slots, beats\n"
 "  disk message DEV HOST MSG   write clear|test|reset|off to HOST's mailbox\n"
+"  keygen [-f FILE] [--force]  write a new cluster key for migrations (no daemon)\n"
 "\n"
 "Domain options (add, set):\n"
 "  --memory MIB  --priority N  --restart always|on-crash|never\n"
@@ -1381,6 +1382,13 @@ static int cmd_disk(int argc, char **argv, struct opts *o)
 	return hactl_disk(argc, argv, o->json);
 }
 
+int hactl_keygen(int argc, char **argv);          /* keygen.c */
+
+static int cmd_keygen(int argc, char **argv, struct opts *o)
+{
+	return hactl_keygen(argc, argv);
+}
+
 static const struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct opts *o);
@@ -1394,6 +1402,7 @@ static const struct command {
 	{ "check", cmd_check },
 	{ "node", cmd_node },
 	{ "disk", cmd_disk },
+	{ "keygen", cmd_keygen },
 };
 
 int main(int argc, char **argv)
