@@ -35,6 +35,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,9 +44,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,6 +79,10 @@ struct sim_dom {
 	unsigned long long starttime;
 	int pidfd;
 	bool stopping;               /* we asked it to stop, or destroyed it */
+	bool incoming;               /* migrate_recv: not running yet (pidfd may be -1) */
+	bool migrating;              /* migrate_send in progress */
+	bool migrated;               /* migrated away: ended as HV_END_STOPPED */
+	bool paused;                 /* in-doubt migration: paused */
 	bool reaped;                 /* status collected, or known uncollectable */
 	bool status_known;
 	int exit_code;               /* si_code: CLD_EXITED / CLD_KILLED / CLD_DUMPED */
@@ -96,6 +103,7 @@ struct hv {
 	int epfd;
 	struct sim_dom *doms;
 	uint64_t next_id;
+	pthread_mutex_t mu;          /* guards doms, next_id and the entries */
 };
 
 /* ---- small helpers ---- */
@@ -422,7 +430,8 @@ static struct sim_dom *dom_find_id(struct hv *h, uint64_t id)
 static struct sim_dom *dom_find_live(struct hv *h, const char *name)
 {
 	for (struct sim_dom *d = h->doms; d; d = d->next)
-		if (!d->reaped && strcmp(d->name, name) == 0 && !pidfd_exited(d->pidfd))
+		if (!d->reaped && strcmp(d->name, name) == 0 &&
+		    (d->pidfd < 0 || !pidfd_exited(d->pidfd)))
 			return d;
 	return NULL;
 }
@@ -439,12 +448,21 @@ static struct sim_dom *dom_find_any(struct hv *h, const char *name)
 	return NULL;
 }
 
-static int dom_watch(struct hv *h, struct sim_dom *d)
+static int dom_epoll_add(struct hv *h, struct sim_dom *d)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = d->id };
 
 	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, d->pidfd, &ev) < 0)
 		return -errno;
+	return 0;
+}
+
+static int dom_watch(struct hv *h, struct sim_dom *d)
+{
+	int rc = dom_epoll_add(h, d);
+
+	if (rc < 0)
+		return rc;
 	d->next = h->doms;
 	h->doms = d;
 	return 0;
@@ -458,8 +476,10 @@ static void dom_forget(struct hv *h, struct sim_dom *d)
 			break;
 		}
 	}
-	epoll_ctl(h->epfd, EPOLL_CTL_DEL, d->pidfd, NULL);
-	close(d->pidfd);
+	if (d->pidfd >= 0) {
+		epoll_ctl(h->epfd, EPOLL_CTL_DEL, d->pidfd, NULL);
+		close(d->pidfd);
+	}
 	free(d);
 }
 
@@ -627,6 +647,7 @@ static int sim_open(const struct xh_config *cfg, hv_end_cb cb, void *cb_arg, str
 		free(h);
 		return rc;
 	}
+	pthread_mutex_init(&h->mu, NULL);
 	*out = h;
 	return 0;
 }
@@ -639,10 +660,12 @@ static void sim_close(struct hv *h)
 	while (h->doms) {
 		struct sim_dom *d = h->doms;
 		h->doms = d->next;
-		close(d->pidfd);
+		if (d->pidfd >= 0)
+			close(d->pidfd);
 		free(d);
 	}
 	close(h->epfd);
+	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
 
@@ -682,7 +705,10 @@ static void dom_report_end(struct hv *h, struct sim_dom *d)
 		snprintf(status, sizeof(status), "killed by signal %d%s", d->exit_status,
 			 d->exit_code == CLD_DUMPED ? " (core dumped)" : "");
 
-	if (d->stopping) {
+	if (d->migrated) {
+		reason = HV_END_STOPPED;
+		snprintf(detail, sizeof(detail), "migrated away: %s%s", status, lastrec);
+	} else if (d->stopping) {
 		reason = HV_END_STOPPED;
 		snprintf(detail, sizeof(detail), "stopped by host: %s%s", status, lastrec);
 	} else if (d->status_known) {
@@ -700,8 +726,11 @@ static void dom_report_end(struct hv *h, struct sim_dom *d)
 	pidfile_remove_if(h, d->name, d->pid, d->starttime);
 	snprintf(name, sizeof(name), "%s", d->name);
 	dom_forget(h, d);
+	/* called with h->mu held; the callback may call back into the driver */
+	pthread_mutex_unlock(&h->mu);
 	if (h->cb != NULL)
 		h->cb(h->cb_arg, name, gen, reason, detail);
+	pthread_mutex_lock(&h->mu);
 }
 
 /* The end callback may start, stop, destroy or list domains, but must not
@@ -714,6 +743,7 @@ static int sim_dispatch(struct hv *h)
 	n = epoll_wait(h->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), 0);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	pthread_mutex_lock(&h->mu);
 	for (int i = 0; i < n; i++) {
 		/* looked up by id each time: an earlier callback may have
 		 * changed the table */
@@ -724,15 +754,16 @@ static int sim_dispatch(struct hv *h)
 			continue;
 		dom_report_end(h, d);
 	}
+	pthread_mutex_unlock(&h->mu);
 	return 0;
 }
 
 /* In the child between fork and exec: async-signal-safe calls only. */
 static void __attribute__((noreturn))
-child_exec(const char *prog, char *const argv[], int nullfd, int logfd, int readyfd)
+child_exec(const char *prog, char *const argv[], int nullfd, int logfd, const int *fds, int nfds)
 {
 	sigset_t none;
-	int a, b, c;
+	int a, b, c[3];
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -741,15 +772,24 @@ child_exec(const char *prog, char *const argv[], int nullfd, int logfd, int read
 	if (setsid() < 0)
 		_exit(126);
 	/* move the three fds above 0..3 first so the dup2s cannot clobber them */
+	/* fds[i] becomes SIM_READY_FD + i (the ready pipe, then for an
+	 * incoming migration the progress pipe and the stream) */
+	if (nfds < 1 || nfds > 3)
+		_exit(126);
 	a = fcntl(nullfd, F_DUPFD, 10);
 	b = fcntl(logfd, F_DUPFD, 10);
-	c = fcntl(readyfd, F_DUPFD, 10);
-	if (a < 0 || b < 0 || c < 0)
+	if (a < 0 || b < 0)
 		_exit(126);
-	if (dup2(a, 0) < 0 || dup2(b, 1) < 0 || dup2(b, 2) < 0 || dup2(c, SIM_READY_FD) < 0)
+	for (int i = 0; i < nfds; i++)
+		if ((c[i] = fcntl(fds[i], F_DUPFD, 10)) < 0)
+			_exit(126);
+	if (dup2(a, 0) < 0 || dup2(b, 1) < 0 || dup2(b, 2) < 0)
 		_exit(126);
-	if (syscall(SYS_close_range, SIM_READY_FD + 1, ~0U, 0) < 0) {
-		for (int fd = SIM_READY_FD + 1; fd < 65536; fd++)
+	for (int i = 0; i < nfds; i++)
+		if (dup2(c[i], SIM_READY_FD + i) < 0)
+			_exit(126);
+	if (syscall(SYS_close_range, SIM_READY_FD + nfds, ~0U, 0) < 0) {
+		for (int fd = SIM_READY_FD + nfds; fd < 65536; fd++)
 			close(fd);
 	}
 	execv(prog, argv);
@@ -766,10 +806,11 @@ static void start_abort(struct hv *h, struct sim_dom *d, bool pidfile_written)
 		pidfile_remove_if(h, d->name, d->pid, d->starttime);
 }
 
-static int sim_start(struct hv *h, const struct hv_start_req *req)
+static int sim_start_locked(struct hv *h, const struct hv_start_req *req)
 {
 	char image[SIM_PATH_MAX], logp[SIM_PATH_MAX];
 	char s_hold[16], s_dirty[16], s_rec[16], s_fd[8], s_node[16], s_gen[24];
+	char ctl[SIM_PATH_MAX];
 	unsigned char rnd[8];
 	struct sim_dom *d = NULL;
 	struct pidfile pf;
@@ -790,7 +831,8 @@ static int sim_start(struct hv *h, const struct hv_start_req *req)
 		pidfile_remove_if(h, req->name, rc == 0 ? pf.pid : 0, rc == 0 ? pf.starttime : 0);
 
 	if ((rc = sim_path(image, sizeof(image), h->image_dir, "", req->name, ".img")) < 0 ||
-	    (rc = sim_path(logp, sizeof(logp), h->run_dir, "", req->name, ".log")) < 0)
+	    (rc = sim_path(logp, sizeof(logp), h->run_dir, "", req->name, ".log")) < 0 ||
+	    (rc = sim_path(ctl, sizeof(ctl), h->run_dir, "", req->name, ".ctl")) < 0)
 		return rc;
 	if (access(h->image_dir, W_OK | X_OK) < 0)
 		return -errno;
@@ -828,6 +870,7 @@ static int sim_start(struct hv *h, const struct hv_start_req *req)
 		(char *)"--ready-fd", s_fd,
 		(char *)"--node", s_node,
 		(char *)"--generation", s_gen,
+		(char *)"--ctl", ctl,
 		NULL,
 	};
 
@@ -843,7 +886,7 @@ static int sim_start(struct hv *h, const struct hv_start_req *req)
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(h->program, argv, nullfd, logfd, pipefd[1]);
+		child_exec(h->program, argv, nullfd, logfd, &pipefd[1], 1);
 
 	close(pipefd[1]);
 	pipefd[1] = -1;
@@ -915,6 +958,14 @@ out:
 	return rc;
 }
 
+static int sim_start(struct hv *h, const struct hv_start_req *req)
+{
+	pthread_mutex_lock(&h->mu);
+	int rc = sim_start_locked(h, req);
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
 /* Find the domain to stop: watched, or left running by an earlier daemon. */
 static int dom_lookup_for_stop(struct hv *h, const char *name, struct sim_dom **out)
 {
@@ -951,7 +1002,7 @@ static int dom_wait_gone(struct hv *h, struct sim_dom *d, uint32_t timeout_ms)
 	return 0;
 }
 
-static int sim_shutdown(struct hv *h, const char *name, uint32_t timeout_ms)
+static int sim_shutdown_locked(struct hv *h, const char *name, uint32_t timeout_ms)
 {
 	struct sim_dom *d;
 	int rc;
@@ -959,6 +1010,8 @@ static int sim_shutdown(struct hv *h, const char *name, uint32_t timeout_ms)
 	rc = dom_lookup_for_stop(h, name, &d);
 	if (rc < 0)
 		return rc;
+	if (d->incoming)
+		return -EBUSY;   /* migrate_recv owns it until it runs or fails */
 	d->stopping = true;
 	if (!d->reaped) {
 		rc = sim_pidfd_signal(d->pidfd, SIGTERM);
@@ -974,7 +1027,7 @@ static int sim_shutdown(struct hv *h, const char *name, uint32_t timeout_ms)
 	return dom_wait_gone(h, d, SIM_KILL_WAIT_MS);
 }
 
-static int sim_destroy(struct hv *h, const char *name)
+static int sim_destroy_locked(struct hv *h, const char *name)
 {
 	struct sim_dom *d;
 	int rc;
@@ -982,6 +1035,8 @@ static int sim_destroy(struct hv *h, const char *name)
 	rc = dom_lookup_for_stop(h, name, &d);
 	if (rc < 0)
 		return rc;
+	if (d->incoming)
+		return -EBUSY;
 	d->stopping = true;
 	if (!d->reaped) {
 		rc = sim_pidfd_signal(d->pidfd, SIGKILL);
@@ -991,7 +1046,23 @@ static int sim_destroy(struct hv *h, const char *name)
 	return dom_wait_gone(h, d, SIM_KILL_WAIT_MS);
 }
 
-static int sim_list(struct hv *h, struct hv_domain_info **out, uint32_t *n)
+static int sim_shutdown(struct hv *h, const char *name, uint32_t timeout_ms)
+{
+	pthread_mutex_lock(&h->mu);
+	int rc = sim_shutdown_locked(h, name, timeout_ms);
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+static int sim_destroy(struct hv *h, const char *name)
+{
+	pthread_mutex_lock(&h->mu);
+	int rc = sim_destroy_locked(h, name);
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+static int sim_list_locked(struct hv *h, struct hv_domain_info **out, uint32_t *n)
 {
 	struct hv_domain_info *v = NULL;
 	struct dirent *de;
@@ -1025,7 +1096,7 @@ static int sim_list(struct hv *h, struct hv_domain_info **out, uint32_t *n)
 		return rc;
 
 	for (struct sim_dom *d = h->doms; d; d = d->next)
-		if (!d->reaped && !pidfd_exited(d->pidfd))
+		if (!d->reaped && d->pidfd >= 0 && !pidfd_exited(d->pidfd))
 			count++;
 	if (count == 0)
 		return 0;
@@ -1033,11 +1104,12 @@ static int sim_list(struct hv *h, struct hv_domain_info **out, uint32_t *n)
 	if (v == NULL)
 		return -ENOMEM;
 	for (struct sim_dom *d = h->doms; d && i < count; d = d->next) {
-		if (d->reaped || pidfd_exited(d->pidfd))
+		if (d->reaped || d->pidfd < 0 || pidfd_exited(d->pidfd))
 			continue;
 		snprintf(v[i].name, sizeof(v[i].name), "%s", d->name);
 		v[i].generation = d->generation;
-		v[i].running = true;
+		/* receiving a migration, or paused by an in-doubt one */
+		v[i].running = !d->incoming && !d->paused;
 		v[i].memory_mb = d->memory_mb;
 		v[i].pid = d->pid;
 		v[i].domid = 0;
@@ -1046,6 +1118,549 @@ static int sim_list(struct hv *h, struct hv_domain_info **out, uint32_t *n)
 	*out = v;
 	*n = i;
 	return 0;
+}
+
+static int sim_list(struct hv *h, struct hv_domain_info **out, uint32_t *n)
+{
+	pthread_mutex_lock(&h->mu);
+	int rc = sim_list_locked(h, out, n);
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+/* ---- live migration ----
+ *
+ * The domain process does the work (src/sim/xenha-simdom.c): the driver
+ * hands the source domain the stream over its control socket
+ * run_dir/NAME.ctl (SOCK_SEQPACKET, SCM_RIGHTS) and relays its progress
+ * lines; for the target it starts `xenha-simdom --incoming` with the
+ * stream, a progress pipe and the ready pipe.  The control socket is a
+ * named socket so a restarted daemon can still reach its domains.
+ *
+ * Locking: h->mu is taken only to look up and mark table entries; the
+ * waits on the stream, the control socket and the processes run without
+ * it, so dispatch() and list() go on meanwhile.
+ */
+#define SIM_MIG_SLACK_MS   10000u   /* beyond the migration's own bound */
+#define SIM_CTL_REPLY_MS   5000u
+
+static int ctl_connect(const struct hv *h, const char *name)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[SIM_PATH_MAX];
+	int fd, rc;
+
+	if ((rc = sim_path(path, sizeof(path), h->run_dir, "", name, ".ctl")) < 0)
+		return rc;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static int ctl_send(int cfd, const char *msg, int passfd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (passfd >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		m.msg_control = cbuf.b;
+		m.msg_controllen = sizeof(cbuf.b);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	}
+	if (sendmsg(cfd, &m, MSG_NOSIGNAL) != (ssize_t)iov.iov_len)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+/* Value of " key=" in a progress line as u64; false if absent. */
+static bool kv_u64(const char *line, const char *key, uint64_t *out)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = line; (p = strstr(p, key)) != NULL; p += kl) {
+		if ((p == line || p[-1] == ' ') && p[kl] == '=') {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(p + kl + 1, &end, 10);
+			if (errno != 0 || end == p + kl + 1)
+				return false;
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void progress_report(const char *line, hv_migrate_cb cb, void *arg)
+{
+	struct hv_migrate_progress p;
+	uint64_t v;
+
+	if (cb == NULL)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.final = strncmp(line, "final ", 6) == 0;
+	if (kv_u64(line, "round", &v))
+		p.round = (uint32_t)v;
+	if (kv_u64(line, "bytes", &v))
+		p.bytes_sent = v;
+	if (kv_u64(line, "total", &v))
+		p.pages_total = v;
+	if (kv_u64(line, "left", &v))
+		p.pages_left = v;
+	if (kv_u64(line, "dirty_kib_s", &v))
+		p.dirty_kib_s = v;
+	if (kv_u64(line, "downtime_ms", &v))
+		p.downtime_ms = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+	cb(arg, &p);
+}
+
+/* The live entry of `name`, adopting one started by an earlier daemon. */
+static struct sim_dom *dom_for_migrate(struct hv *h, const char *name, int *err)
+{
+	struct sim_dom *d = dom_find_live(h, name);
+
+	*err = 0;
+	if (d == NULL) {
+		*err = dom_adopt(h, name, &d);
+		if (*err < 0)
+			return NULL;
+	}
+	if (d == NULL)
+		*err = -ENOENT;
+	return d;
+}
+
+static int sim_migrate_send(struct hv *h, const char *name, int fd, const struct hv_migrate_opts *o,
+			    hv_migrate_cb cb, void *arg, int *outcome)
+{
+	struct hv_migrate_opts opts = { 0 };
+	struct sim_dom *d;
+	char msg[128], line[512];
+	uint64_t id = 0, deadline;
+	int pidfd = -1, cfd = -1, rc = 0;
+	enum hv_migrate_outcome out = HV_MIG_ABORTED;
+	bool have = false, gone = false;
+
+	*outcome = HV_MIG_ABORTED;
+	if (!sim_name_ok(name) || fd < 0)
+		return -EINVAL;
+	if (o != NULL)
+		opts = *o;
+	pthread_mutex_lock(&h->mu);
+	d = dom_for_migrate(h, name, &rc);
+	if (d != NULL && (d->incoming || d->migrating || d->paused || d->stopping))
+		rc = -EBUSY;
+	if (rc == 0) {
+		d->migrating = true;
+		id = d->id;
+		pidfd = fcntl(d->pidfd, F_DUPFD_CLOEXEC, 0);
+		if (pidfd < 0) {
+			rc = -errno;
+			d->migrating = false;
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	if (rc < 0)
+		return rc;
+
+	cfd = ctl_connect(h, name);
+	if (cfd < 0) {
+		rc = cfd;
+		goto unmark;
+	}
+	snprintf(msg, sizeof(msg), "migrate max_rounds=%" PRIu32 " downtime_ms=%" PRIu32 " timeout_ms=%" PRIu32,
+		 opts.max_rounds, opts.downtime_ms, opts.timeout_ms);
+	rc = ctl_send(cfd, msg, fd);
+	if (rc < 0)
+		goto unmark;
+
+	/* the domain bounds the migration by timeout_ms; we bound our wait
+	 * for its word a little beyond that */
+	deadline = mono_ms() + (opts.timeout_ms ? opts.timeout_ms : 600000u) + SIM_MIG_SLACK_MS;
+	while (!have) {
+		struct pollfd pf[2] = {
+			{ .fd = cfd, .events = POLLIN },
+			{ .fd = pidfd, .events = POLLIN },
+		};
+		uint64_t now = mono_ms();
+		if (now >= deadline)
+			break;
+		int r = poll(pf, 2, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = recv(cfd, line, sizeof(line) - 1, 0);
+			if (n <= 0) {
+				/* the domain closed it: it died; its pidfd says so */
+				wait_readable(pidfd, SIM_KILL_WAIT_MS);
+				gone = pidfd_exited(pidfd);
+				break;
+			}
+			line[n] = '\0';
+			if (strncmp(line, "progress ", 9) == 0 || strncmp(line, "final ", 6) == 0) {
+				progress_report(line, cb, arg);
+			} else if (strncmp(line, "outcome ", 8) == 0) {
+				have = true;
+				if (strncmp(line + 8, "done", 4) == 0)
+					out = HV_MIG_DONE;
+				else if (strncmp(line + 8, "in-doubt", 8) == 0)
+					out = HV_MIG_IN_DOUBT;
+				else
+					out = HV_MIG_ABORTED;
+			}
+		} else if (pf[1].revents & POLLIN) {
+			gone = true;
+			break;
+		}
+	}
+	if (!have) {
+		/*
+		 * No outcome: the domain died, or it is stuck past every
+		 * bound.  COMMIT may have left it, so the target may run the
+		 * domain: make sure this copy does not (SIGKILL writes
+		 * nothing) and leave the decision to the caller.
+		 */
+		if (!gone)
+			sim_pidfd_signal(pidfd, SIGKILL);
+		wait_readable(pidfd, SIM_KILL_WAIT_MS);
+		out = HV_MIG_IN_DOUBT;
+		gone = true;
+	}
+	if (out == HV_MIG_DONE && !gone) {
+		/* it exits after its last word; a paused, committed copy may
+		 * be killed safely if it lingers */
+		if (wait_readable(pidfd, SIM_KILL_WAIT_MS) != 1) {
+			sim_pidfd_signal(pidfd, SIGKILL);
+			wait_readable(pidfd, SIM_KILL_WAIT_MS);
+		}
+		gone = true;
+	}
+	*outcome = out;
+	rc = 0;
+unmark:
+	if (rc < 0)
+		shutdown(fd, SHUT_RDWR);   /* the peer learns it at once */
+	pthread_mutex_lock(&h->mu);
+	d = dom_find_id(h, id);
+	if (d != NULL) {
+		d->migrating = false;
+		d->paused = rc == 0 && out == HV_MIG_IN_DOUBT && !gone;
+		if (rc == 0 && gone) {
+			d->stopping = true;
+			d->migrated = out == HV_MIG_DONE;
+			dom_try_reap(d);
+			pidfile_remove_if(h, d->name, d->pid, d->starttime);
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	if (cfd >= 0)
+		close(cfd);
+	close(pidfd);
+	return rc;
+}
+
+static int sim_resume(struct hv *h, const char *name)
+{
+	struct sim_dom *d;
+	char line[128];
+	int cfd, rc;
+	uint64_t id = 0;
+
+	if (!sim_name_ok(name))
+		return -EINVAL;
+	pthread_mutex_lock(&h->mu);
+	d = dom_for_migrate(h, name, &rc);
+	if (d != NULL && d->incoming)
+		rc = -EBUSY;
+	if (d != NULL)
+		id = d->id;
+	pthread_mutex_unlock(&h->mu);
+	if (rc < 0)
+		return rc;
+	cfd = ctl_connect(h, name);
+	if (cfd < 0)
+		return cfd;
+	rc = ctl_send(cfd, "resume", -1);
+	if (rc == 0) {
+		rc = wait_readable(cfd, SIM_CTL_REPLY_MS);
+		if (rc == 1) {
+			ssize_t n = recv(cfd, line, sizeof(line) - 1, 0);
+			line[n > 0 ? n : 0] = '\0';
+			rc = strncmp(line, "ok", 2) == 0 ? 0 : -EINVAL;
+		} else {
+			rc = rc == 0 ? -ETIMEDOUT : rc;
+		}
+	}
+	close(cfd);
+	if (rc == 0) {
+		pthread_mutex_lock(&h->mu);
+		d = dom_find_id(h, id);
+		if (d != NULL)
+			d->paused = false;
+		pthread_mutex_unlock(&h->mu);
+	}
+	return rc;
+}
+
+/* Remove a reservation / failed incoming entry (h->mu held). */
+static void incoming_drop(struct hv *h, struct sim_dom *d, bool pidfile_written)
+{
+	if (d->pidfd >= 0) {
+		sim_pidfd_signal(d->pidfd, SIGKILL);
+		wait_readable(d->pidfd, SIM_KILL_WAIT_MS);
+		dom_try_reap(d);
+	}
+	if (pidfile_written)
+		pidfile_remove_if(h, d->name, d->pid, d->starttime);
+	dom_forget(h, d);
+}
+
+static int sim_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd,
+			    hv_migrate_cb cb, void *arg)
+{
+	char image[SIM_PATH_MAX], logp[SIM_PATH_MAX], ctl[SIM_PATH_MAX];
+	char s_hold[16], s_dirty[16], s_rec[16], s_node[16], s_gen[24], s_tmo[16];
+	char line[512];
+	unsigned char rnd[8];
+	struct sim_dom *d;
+	struct pidfile pidf;
+	int nullfd = -1, logfd = -1, ready[2] = { -1, -1 }, prog[2] = { -1, -1 };
+	size_t plen = 0;
+	bool pidfile_done = false, ok = false;
+	uint64_t id;
+	pid_t pid;
+	int rc;
+	char state;
+
+	if (req == NULL || !sim_name_ok(req->name) || fd < 0)
+		return -EINVAL;
+	if ((rc = sim_path(image, sizeof(image), h->image_dir, "", req->name, ".img")) < 0 ||
+	    (rc = sim_path(logp, sizeof(logp), h->run_dir, "", req->name, ".log")) < 0 ||
+	    (rc = sim_path(ctl, sizeof(ctl), h->run_dir, "", req->name, ".ctl")) < 0)
+		return rc;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	d->pidfd = -1;
+	d->incoming = true;
+	snprintf(d->name, sizeof(d->name), "%s", req->name);
+	d->generation = req->generation;
+	d->memory_mb = req->memory_mb;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		free(d);
+		return -EIO;
+	}
+	snprintf(d->inc, sizeof(d->inc), "%" PRIu32 "-%" PRIu64 "-%02x%02x%02x%02x%02x%02x%02x%02x",
+		 req->nodeid, req->generation, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+		 rnd[5], rnd[6], rnd[7]);
+
+	/* reserve the name: start() and another migrate_recv see it as live */
+	pthread_mutex_lock(&h->mu);
+	rc = 0;
+	if (dom_find_live(h, req->name) != NULL) {
+		rc = -EEXIST;
+	} else {
+		int r = pidfile_read(h, req->name, &pidf);
+		if (r == 0 && proc_is(pidf.pid, pidf.starttime) && proc_is_simdom(pidf.pid, req->name))
+			rc = -EEXIST;
+	}
+	if (rc == 0) {
+		d->id = h->next_id++;
+		d->next = h->doms;
+		h->doms = d;
+	}
+	id = d->id;
+	pthread_mutex_unlock(&h->mu);
+	if (rc < 0) {
+		free(d);
+		return rc;
+	}
+
+	snprintf(s_hold, sizeof(s_hold), "%" PRIu32,
+		 req->memory_mb < h->hold_max_mb ? req->memory_mb : h->hold_max_mb);
+	snprintf(s_dirty, sizeof(s_dirty), "%" PRIu32, h->dirty_kib_s);
+	snprintf(s_rec, sizeof(s_rec), "%" PRIu32, h->record_ms);
+	snprintf(s_node, sizeof(s_node), "%" PRIu32, req->nodeid);
+	snprintf(s_gen, sizeof(s_gen), "%" PRIu64, req->generation);
+	snprintf(s_tmo, sizeof(s_tmo), "%" PRIu32, h->start_timeout_ms);
+	char *const argv[] = {
+		(char *)SIM_PROGRAM_NAME,
+		(char *)"--name", d->name,
+		(char *)"--image", image,
+		(char *)"--incarnation", d->inc,
+		(char *)"--hold-mb", s_hold,
+		(char *)"--dirty-kib-s", s_dirty,
+		(char *)"--record-ms", s_rec,
+		(char *)"--ready-fd", (char *)"3",
+		(char *)"--progress-fd", (char *)"4",
+		(char *)"--incoming", (char *)"5",
+		(char *)"--incoming-timeout-ms", s_tmo,
+		(char *)"--node", s_node,
+		(char *)"--generation", s_gen,
+		(char *)"--ctl", ctl,
+		NULL,
+	};
+
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	logfd = open(logp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (nullfd < 0 || logfd < 0 || pipe2(ready, O_CLOEXEC) < 0 || pipe2(prog, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		int fds[3] = { ready[1], prog[1], fd };
+		child_exec(h->program, argv, nullfd, logfd, fds, 3);
+	}
+	close(ready[1]);
+	close(prog[1]);
+	ready[1] = prog[1] = -1;
+
+	pthread_mutex_lock(&h->mu);
+	d = dom_find_id(h, id);   /* ours: nothing else removes a reservation */
+	if (d == NULL)
+		abort();
+	d->pid = pid;
+	rc = sim_pidfd_open(pid);
+	if (rc >= 0) {
+		d->pidfd = rc;
+		rc = proc_stat(pid, &state, &d->starttime);
+	}
+	/* before waiting: a daemon that dies now still finds the process
+	 * (if it runs the domain after COMMIT, it is this host's) */
+	if (rc >= 0)
+		rc = pidfile_write(h, d);
+	if (rc >= 0)
+		pidfile_done = true;
+	pthread_mutex_unlock(&h->mu);
+	if (rc < 0) {
+		if (d->pidfd < 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		goto out;
+	}
+
+	/* Progress lines, then the ready byte once it runs, or its exit.
+	 * The process bounds every wait on the stream by
+	 * --incoming-timeout-ms of silence; we bound ours by the progress we
+	 * see. */
+	uint64_t deadline = mono_ms() + h->start_timeout_ms + SIM_MIG_SLACK_MS;
+	rc = -EIO;
+	for (;;) {
+		/* the ready pipe also ends (POLLHUP) when the process exits */
+		struct pollfd pf[2] = {
+			{ .fd = ready[0], .events = POLLIN },
+			{ .fd = prog[0], .events = POLLIN },
+		};
+		uint64_t now = mono_ms();
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		int r = poll(pf, prog[0] >= 0 ? 2 : 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r == 0 ? -ETIMEDOUT : -errno;
+			break;
+		}
+		if (prog[0] >= 0 && (pf[1].revents & (POLLIN | POLLHUP))) {
+			ssize_t n = read(prog[0], line + plen, sizeof(line) - 1 - plen);
+			if (n <= 0) {
+				close(prog[0]);
+				prog[0] = -1;
+			} else {
+				plen += (size_t)n;
+				char *nl;
+				while ((nl = memchr(line, '\n', plen)) != NULL) {
+					*nl = '\0';
+					progress_report(line, cb, arg);
+					plen -= (size_t)(nl + 1 - line);
+					memmove(line, nl + 1, plen);
+				}
+				if (plen == sizeof(line) - 1)
+					plen = 0;   /* an overlong line: drop it */
+				deadline = mono_ms() + h->start_timeout_ms + SIM_MIG_SLACK_MS;
+			}
+			continue;
+		}
+		if (pf[0].revents & (POLLIN | POLLHUP)) {
+			char b;
+			ssize_t n = read(ready[0], &b, 1);
+			if (n == 1)
+				ok = true;
+			rc = ok ? 0 : -ECONNABORTED;   /* exited before running */
+			break;
+		}
+	}
+
+	pthread_mutex_lock(&h->mu);
+	d = dom_find_id(h, id);
+	if (d == NULL)
+		abort();
+	if (ok) {
+		rc = dom_epoll_add(h, d);
+		if (rc == 0)
+			d->incoming = false;
+		else
+			ok = false;
+	}
+	if (!ok) {
+		/* nothing runs here: a process that did not say it runs is
+		 * killed (if it got COMMIT, the source is in doubt and paused;
+		 * no copy runs, which is safe) */
+		incoming_drop(h, d, pidfile_done);
+		shutdown(fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&h->mu);
+	d = NULL;
+out:
+	if (d != NULL) {
+		/* failed before the process existed: drop the reservation */
+		pthread_mutex_lock(&h->mu);
+		d = dom_find_id(h, id);
+		if (d != NULL)
+			incoming_drop(h, d, false);
+		pthread_mutex_unlock(&h->mu);
+		shutdown(fd, SHUT_RDWR);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (ready[i] >= 0)
+			close(ready[i]);
+		if (prog[i] >= 0)
+			close(prog[i]);
+	}
+	if (logfd >= 0)
+		close(logfd);
+	if (nullfd >= 0)
+		close(nullfd);
+	return rc;
 }
 
 const struct hv_ops hv_sim_ops = {
@@ -1059,4 +1674,7 @@ const struct hv_ops hv_sim_ops = {
 	.shutdown = sim_shutdown,
 	.destroy = sim_destroy,
 	.list = sim_list,
+	.migrate_send = sim_migrate_send,
+	.migrate_recv = sim_migrate_recv,
+	.resume = sim_resume,
 };

@@ -52,6 +52,7 @@ struct inc {
 	uint64_t records;
 	uint64_t last_seq;
 	char last_ev[ORACLE_EV_MAX];
+	char from[ORACLE_INC_MAX];  /* migrated in from this incarnation, or "" */
 	bool node_conflict;      /* records of one incarnation name several nodes */
 };
 
@@ -188,6 +189,7 @@ struct record {
 	uint64_t seq, mono_ns, wall_ns, gen;
 	uint32_t node;
 	char ev[ORACLE_EV_MAX];
+	char from[ORACLE_INC_MAX];  /* ev=migrate-in only */
 };
 
 static bool parse_u64(const char *s, size_t len, uint64_t *out)
@@ -211,7 +213,9 @@ static bool parse_u64(const char *s, size_t len, uint64_t *out)
 static bool ev_known(const char *ev)
 {
 	return strcmp(ev, "start") == 0 || strcmp(ev, "tick") == 0 ||
-	       strcmp(ev, "stop") == 0 || strcmp(ev, "shutdown") == 0;
+	       strcmp(ev, "stop") == 0 || strcmp(ev, "shutdown") == 0 ||
+	       strcmp(ev, "pause") == 0 || strcmp(ev, "resume") == 0 ||
+	       strcmp(ev, "migrate-in") == 0;
 }
 
 /*
@@ -278,6 +282,17 @@ static const char *parse_record(const char *line, size_t len, struct record *r)
 				return "fields missing";
 			p++;  /* the space */
 		}
+	}
+	/* a migrated-in incarnation names the one it continues */
+	if (strcmp(r->ev, "migrate-in") == 0) {
+		if (end - p < 6 || memcmp(p, " from=", 6) != 0)
+			return "migrate-in without from";
+		p += 6;
+		size_t flen = (size_t)(end - p);
+		if (flen == 0 || flen >= sizeof(r->from) || memchr(p, ' ', flen) != NULL)
+			return "bad from";
+		memcpy(r->from, p, flen);
+		p = end;
 	}
 	if (p != end)
 		return "trailing data";
@@ -365,6 +380,8 @@ static int read_image(struct table *t, struct stats *s, const struct opts *o,
 			e->last_seq = r.seq;
 			snprintf(e->last_ev, sizeof(e->last_ev), "%s", r.ev);
 		}
+		if (r.from[0] != '\0')
+			snprintf(e->from, sizeof(e->from), "%s", r.from);
 		e->records++;
 		s->records++;
 	}
@@ -464,6 +481,8 @@ static json_object *inc_json(const struct inc *e)
 	json_object_object_add(o, "last_ns", json_object_new_uint64(e->last_ns));
 	json_object_object_add(o, "records", json_object_new_uint64(e->records));
 	json_object_object_add(o, "last_ev", json_object_new_string(e->last_ev));
+	if (e->from[0] != '\0')
+		json_object_object_add(o, "from", json_object_new_string(e->from));
 	return o;
 }
 
@@ -507,9 +526,10 @@ static void print_verbose(const struct table *t)
 		const struct inc *e = t->all[i];
 		fprintf(stderr, "oracle: incarnation domain=%s inc=%s node=%" PRIu32 " gen=%" PRIu64
 			" first_ns=%" PRIu64 " last_ns=%" PRIu64 " records=%" PRIu64
-			" last_seq=%" PRIu64 " last_ev=%s%s\n",
+			" last_seq=%" PRIu64 " last_ev=%s%s%s%s\n",
 			e->domain, e->inc, e->node, e->gen, e->first_ns, e->last_ns,
 			e->records, e->last_seq, e->last_ev,
+			e->from[0] ? " from=" : "", e->from,
 			e->node_conflict ? " warning=records-name-several-nodes" : "");
 	}
 }
