@@ -798,7 +798,7 @@ static void survivor_step(struct sfd *d)
 
 		if (id == d->nodeid || id > FD_MAX_NODE)
 			continue;
-		snprintf(p->name, sizeof(p->name), "%s", d->xl.hosts[i].name);
+		memcpy(p->name, d->xl.hosts[i].name, sizeof(p->name));
 		if (!d->xl.hosts[i].pending) {
 			if (p->pending)
 				reset_incident(p);
