@@ -46,6 +46,21 @@ static void check_mailbox(struct fd *d)
 			qb_log(LOG_CRIT, "poison pill '%s' from '%s' in our mailbox: self-fencing now",
 			       hb_msg_type_str(m->type), m->from);
 			d->self_fence = true;
+			/* Not armed yet (we are starting, e.g. a pill written for
+			 * the incident that just reset us reaches the disk after
+			 * our restart): open the watchdog just to obey it.  Never
+			 * arming instead would leave a member no one can fence. */
+			if (!d->wd) {
+				uint32_t actual = 0;
+				int rc = wd_open(d->cfg.fence_watchdog, d->t.watchdog_ms, NULL,
+						 &d->wd, &actual);
+
+				if (rc < 0)
+					qb_log(LOG_CRIT, "cannot open watchdog %s to obey the pill: %s",
+					       d->cfg.fence_watchdog, strerror(-rc));
+				else
+					d->armed = true;
+			}
 			if (d->wd) {
 				int rc = wd_fire(d->wd, d->cfg.fence_sysrq);
 
