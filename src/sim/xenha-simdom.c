@@ -998,6 +998,10 @@ static void mig_done(struct simdom *d, const unsigned char *p, size_t len)
 	/* the domain runs there now: this copy ends, writing nothing more */
 	if (d->o.ctl != NULL)
 		unlink(d->o.ctl);
+	for (int i = 0; i < SIMDOM_CTL_CONNS; i++)
+		ctl_close(d, i);
+	mig_release(d);
+	mem_free(&d->mem);
 	exit(0);
 }
 

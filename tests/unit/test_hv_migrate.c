@@ -623,6 +623,7 @@ static void test_success(void **state)
 	wait_ends(&f->a, 1);
 	assert_int_equal(f->a.last_reason, HV_END_STOPPED);
 	assert_non_null(strstr(f->a.last_detail, "migrated away"));
+	assert_non_null(strstr(f->a.last_detail, "exited status 0"));
 	assert_int_equal(listed(f, &f->a, "vm1", NULL), 0);
 	bool running = false;
 	pid_t pid_b = listed(f, &f->b, "vm1", &running);

@@ -166,6 +166,36 @@ printf 'inc=2-2-bbbb seq=4 mono_ns=10000 wal' >"$d/z.img"
 incarnation X 1 1 1000 5000 1000 tick >>"$d/web1.img"
 run_oracle 1 "overlap found despite torn lines" "$d"
 
+# ---- live migration records: pause / migrate-in from= / resume ----
+mkdir -p "$tmp/mig" "$tmp/migbad" "$tmp/migdoubt"
+{
+	rec 1-1-aa 0 1000 1 1 start
+	rec 1-1-aa 1 2000 1 1 tick
+	rec 1-1-aa 2 3000 1 1 pause
+	printf 'inc=2-2-bb seq=0 mono_ns=3500 wall_ns=1700000000000003500 node=2 gen=2 ev=migrate-in from=1-1-aa\n'
+	rec 2-2-bb 1 4500 2 2 tick
+} >"$tmp/mig/vm.img"
+run_oracle 0 "migration: pause then migrate-in is clean" "$tmp/mig"
+expect_in "$tmp/out" "malformed=0" "migration records are well-formed"
+{
+	rec 1-1-aa 0 1000 1 1 start
+	rec 2-2-bb 0 3500 2 2 migrate-in
+	printf 'inc=1-1-aa seq=1 mono_ns=2000 wall_ns=1 node=1 gen=1 ev=tick from=x\n'
+} >"$tmp/migbad/vm.img"
+run_oracle 0 "migrate-in without from and from after tick: malformed, not fatal" "$tmp/migbad"
+expect_in "$tmp/out" "malformed=2" "both lines counted as malformed"
+{
+	rec 1-1-aa 0 1000 1 1 start
+	rec 1-1-aa 1 3000 1 1 pause
+	printf 'inc=2-2-bb seq=0 mono_ns=3500 wall_ns=1700000000000003500 node=2 gen=2 ev=migrate-in from=1-1-aa\n'
+	rec 1-1-aa 2 4000 1 1 resume
+	rec 2-2-bb 1 4500 2 2 tick
+} >"$tmp/migdoubt/vm.img"
+run_oracle 1 "in-doubt migration wrongly resumed: overlap flagged" "$tmp/migdoubt"
+expect_in "$tmp/out" "split-brain: domain=vm inc=1-1-aa" "the resumed source and the target are named"
+run_oracle 1 "in-doubt overlap, --json" --json "$tmp/migdoubt"
+expect_in "$tmp/out" '"from":"1-1-aa"' "--json names the incarnation migrated from"
+
 # ---- --json ----
 run_oracle 1 "--json exit status" --json "$tmp/overlap"
 expect_in "$tmp/out" '"domains":2,"incarnations":4,"records":' "--json counts"
