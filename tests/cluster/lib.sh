@@ -160,8 +160,14 @@ _xh_is_simdom() {
 
 _xh_cmdline() { tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null; }
 
-# true if PID $1 is alive and its command line contains $2 (PID reuse guard)
-_xh_ours() { _xh_alive "$1" && _xh_cmdline "$1" | grep -qF -- "$2"; }
+# true if PID $1 is alive and its command line contains $2 (PID reuse
+# guard; no fork: it runs in polling loops)
+_xh_ours() {
+	local -a args
+	_xh_alive "$1" || return 1
+	{ mapfile -d '' args < "/proc/$1/cmdline"; } 2>/dev/null || return 1
+	[[ " ${args[*]} " == *"$2"* ]]
+}
 
 _xh_wait_gone() { # PID [tenths of a second, default 100]
 	local n
