@@ -16,11 +16,12 @@ set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=${XENHA_BUILD_DIR:-$TOP/build/default}
 ASAN_BUILD=${XENHA_ASAN_BUILD_DIR:-$TOP/build/asan}
+UNSAFE_BUILD=${XENHA_UNSAFE_BUILD_DIR:-$TOP/build/unsafe}
 LOGDIR=${XENHA_TEST_LOGS:-$TOP/build/test-logs}
 
 PKGS="build-essential autoconf automake pkg-config libqb-dev libcpg-dev libvotequorum-dev
 libcmap-dev libquorum-dev libcmocka-dev libjson-c-dev libinih-dev zlib1g-dev libgnutls28-dev corosync
-iproute2 util-linux jq procps passwd sbd python3 spin clang-14 libclang-rt-14-dev"
+iproute2 util-linux jq procps passwd sbd python3 spin clang-14 libclang-rt-14-dev nftables valgrind"
 
 die() { echo "dev.sh: $*" >&2; exit 1; }
 
@@ -76,18 +77,50 @@ run_tests() {
 	echo "== unit tests =="
 	make -C "$BUILD" -s check >"$LOGDIR/unit.out" 2>&1 || fail=1
 	mkdir -p "$LOGDIR/unit" && cp "$BUILD"/tests/unit/*.log "$BUILD"/tests/unit/*.trs "$LOGDIR/unit/" 2>/dev/null || true
+	cp "$BUILD/tests/sim/run.sh.log" "$LOGDIR/unit/test_sim.log" 2>/dev/null || true
+	cp "$BUILD/tests/sim/run.sh.trs" "$LOGDIR/unit/test_sim.trs" 2>/dev/null || true
 	tail -n 15 "$LOGDIR/unit.out"
 	echo "== unit tests under ASan+UBSan =="
 	build "$ASAN_BUILD" --enable-sanitizers || fail=1
 	make -C "$ASAN_BUILD" -s check >"$LOGDIR/asan.out" 2>&1 || fail=1
 	mkdir -p "$LOGDIR/asan" && cp "$ASAN_BUILD"/tests/unit/*.log "$ASAN_BUILD"/tests/unit/*.trs "$LOGDIR/asan/" 2>/dev/null || true
+	cp "$ASAN_BUILD/tests/sim/run.sh.log" "$LOGDIR/asan/test_sim.log" 2>/dev/null || true
+	cp "$ASAN_BUILD/tests/sim/run.sh.trs" "$LOGDIR/asan/test_sim.trs" 2>/dev/null || true
 	tail -n 15 "$LOGDIR/asan.out"
 	echo "== cluster tests (real corosync in network namespaces) =="
 	XENHA_BUILD=$BUILD "$TOP/tests/cluster/run.sh" 2>&1 | tee "$LOGDIR/cluster.out" || fail=1
 	echo "== cluster tests under ASan+UBSan (every daemon and sim domain from the sanitizer build) =="
-	XENHA_BUILD=$ASAN_BUILD XH_RESULTS=/var/tmp/xenha-cluster/results-asan "$TOP/tests/cluster/run.sh" 2>&1 |
+	# case v runs daemons under valgrind, which cannot run sanitizer builds
+	XENHA_BUILD=$ASAN_BUILD XH_RESULTS=/var/tmp/xenha-cluster/results-asan XH_SKIP=v \
+		"$TOP/tests/cluster/run.sh" 2>&1 |
 		sed -u 's/^cluster: /cluster_asan: /' | tee "$LOGDIR/cluster-asan.out"
 	[ "${PIPESTATUS[0]}" = 0 ] || fail=1
+	echo "== fault campaign (seed ${XENHA_CAMPAIGN_SEED:-1}, ${XENHA_CAMPAIGN_FAULTS:-100} faults) =="
+	XENHA_BUILD=$BUILD "$TOP/tests/campaign/campaign.sh" --seed "${XENHA_CAMPAIGN_SEED:-1}" \
+		--faults "${XENHA_CAMPAIGN_FAULTS:-100}" >"$LOGDIR/campaign.out" 2>&1
+	case $? in
+	0) echo "campaign: 1 passed, 0 failed" >>"$LOGDIR/campaign.out" ;;
+	*) grep -aE '^VIOLATION|^FAIL' "$LOGDIR/campaign.out" | head -n 20; fail=1
+	   echo "campaign: 0 passed, 1 failed" >>"$LOGDIR/campaign.out" ;;
+	esac
+	grep -aE '^\[.*(step|recovered)|^campaign' "$LOGDIR/campaign.out" | tail -n 4
+	echo "== the campaign's auditor catches a broken build (--enable-unsafe-skip-fence-wait, seed 81) =="
+	# a build that confirms lost hosts at once: the campaign must report a
+	# split brain (seed 81 isolates h3 for 8 s in its first step)
+	if build "$UNSAFE_BUILD" --enable-unsafe-skip-fence-wait >"$LOGDIR/auditor.out" 2>&1; then
+		XENHA_BUILD=$UNSAFE_BUILD XH_PREFIX=xhu XH_NET=198.18.10 "$TOP/tests/campaign/campaign.sh" \
+			--seed 81 --faults 10 >>"$LOGDIR/auditor.out" 2>&1
+		rc=$?
+	else
+		rc=2
+	fi
+	if [ "$rc" = 1 ] && grep -aq '^VIOLATION .*split-brain' "$LOGDIR/auditor.out"; then
+		grep -a '^VIOLATION' "$LOGDIR/auditor.out" | head -n 1 | cut -c1-160
+		echo "auditor: 1 passed, 0 failed" | tee -a "$LOGDIR/auditor.out"
+	else
+		tail -n 20 "$LOGDIR/auditor.out"; fail=1
+		echo "auditor: 0 passed, 1 failed (campaign exit $rc, no split brain reported)" | tee -a "$LOGDIR/auditor.out"
+	fi
 	echo "== model check of the fencing rule (spin) =="
 	"$TOP/tests/model/run.sh" 2>&1 | tee "$LOGDIR/model.out" || fail=1
 	echo "== fuzzing (libFuzzer, ${XENHA_FUZZ_SECONDS:-60} s per target) =="

@@ -22,8 +22,13 @@ for sub in unit asan; do
 				sed "s|^|$sub/$name: |"
 		elif grep -aqE '^1\.\.[0-9]+' "$f"; then
 			p=$(grep -acE '^ok ' "$f")
-			x=$(grep -acE '^not ok ' "$f")
-			echo "$sub/$name: TAP: $p ok, $x not ok"
+			x=$(grep -aE '^not ok ' "$f" | grep -avc ' # TODO')
+			t=$(grep -aE '^not ok ' "$f" | grep -ac ' # TODO')
+			if [ "$t" -gt 0 ]; then
+				echo "$sub/$name: TAP: $p ok, $x not ok, $t known bugs (TODO)"
+			else
+				echo "$sub/$name: TAP: $p ok, $x not ok"
+			fi
 		elif grep -aq ':test-result: SKIP' "$trs" 2>/dev/null; then
 			p=0 x=0; skipped=$((skipped + 1))
 			echo "$sub/$name: skipped"
@@ -37,7 +42,8 @@ for sub in unit asan; do
 		passed=$((passed + p)); failed=$((failed + x))
 	done
 done
-for f in "$dir/cluster.out" "$dir/cluster-asan.out" "$dir/model.out" "$dir/fuzz.out" "$dir/distcheck.out"; do
+for f in "$dir/cluster.out" "$dir/cluster-asan.out" "$dir/campaign.out" "$dir/auditor.out" \
+	"$dir/model.out" "$dir/fuzz.out" "$dir/distcheck.out"; do
 	[ -e "$f" ] || { failed=$((failed + 1)); echo "missing: $f"; continue; }
 	line=$(grep -aE '^[a-z_]+: [0-9]+ passed, [0-9]+ failed' "$f" | tail -n 1)
 	if [ -z "$line" ]; then failed=$((failed + 1)); echo "$(basename "$f"): no result line"; continue; fi

@@ -46,6 +46,8 @@
 #               root namespace, powering the host off when it expires)
 #   XH_WD_S (2) XH_MSGWAIT_S (4) XH_TICK_MS (250) XH_LEASE_MS (1500)
 #   XH_MARGIN_MS (500): the fencing timings of a XH_FENCED=1 cluster
+#   XH_VALGRIND="I ..." run xenhad and xenha-fenced of these hosts under
+#               valgrind (memcheck, leak check); logs in hI/log/valgrind-*.log
 #   XH_FENCE_AGENT=1 (with XH_FENCED=1) also configure the test fence agent
 #               tests/cluster/fence_xhsim for every host (fence level 1)
 #
@@ -395,6 +397,18 @@ _xh_testwd_disarm() { # I
 	return 0
 }
 
+# The command prefix for daemon WHAT of host I: valgrind if the host is
+# listed in XH_VALGRIND (sets the array XH_VG, empty otherwise).
+_xh_vg() { # I WHAT
+	XH_VG=()
+	case " ${XH_VALGRIND:-} " in
+	*" $1 "*)
+		XH_VG=(valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite
+			--errors-for-leak-kinds=definite --track-origins=yes --num-callers=30
+			--log-file="/var/log/xenha/valgrind-$2.%p.log") ;;
+	esac
+}
+
 xh_start_fenced() { # I
 	_xh_host_ok "$1" || return 1
 	local i=$1 h=$XH_DIR/h$1 pid
@@ -407,7 +421,8 @@ xh_start_fenced() { # I
 		tail -n 8 "$h/log/fenced.stderr" >&2
 		return 1
 	fi
-	( _xh_exec_replace "$i" "$XH_FENCED_BIN" -f -l /var/log/xenha/fenced.log -c "$h/xenha.conf" ) \
+	_xh_vg "$i" fenced
+	( _xh_exec_replace "$i" "${XH_VG[@]}" "$XH_FENCED_BIN" -f -l /var/log/xenha/fenced.log -c "$h/xenha.conf" ) \
 		</dev/null >>"$h/log/fenced.stderr" 2>&1 &
 	pid=$!
 	disown "$pid" 2>/dev/null
@@ -624,7 +639,8 @@ xh_start_xenhad() { # I
 		tail -n 5 "$h/log/xenhad.stderr" >&2
 		return 1
 	fi
-	( _xh_exec_replace "$i" "$XH_XENHAD" -f -c "$h/xenha.conf" ) \
+	_xh_vg "$i" xenhad
+	( _xh_exec_replace "$i" "${XH_VG[@]}" "$XH_XENHAD" -f -c "$h/xenha.conf" ) \
 		</dev/null >>"$h/log/xenhad.stderr" 2>&1 &
 	pid=$!
 	disown "$pid" 2>/dev/null
