@@ -874,6 +874,15 @@ int sxd_ipc_write(struct sim_node *n, const struct ipc_req *r, char *err, size_t
 
 	memset(&cmd, 0, sizeof(cmd));
 	err[0] = '\0';
+	/* ipc.c handle_request: writes need a synchronised, quorate node */
+	if (!sxd_synced(n)) {
+		snprintf(err, errlen, "cluster not ready: this node's state is not synchronised yet");
+		return -EAGAIN;
+	}
+	if (!sim_vq_quorate(n) || !d->st.quorate) {
+		snprintf(err, errlen, "cluster not ready: this partition has no quorum");
+		return -EAGAIN;
+	}
 	switch (r->op) {
 	case IPC_OP_DOMAIN_ADD:
 		cmd.type = XH_CMD_DOMAIN_ADD;
