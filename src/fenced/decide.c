@@ -19,6 +19,7 @@
 
 #define DECIDE_MS 50
 #define CONFIRM_RETRY_MS 3000
+#define PILL_GRACE_MS 3000 /* tests/sim/simfd.c mirrors it */
 
 static bool is_pill(enum hb_msg_type t)
 {
@@ -327,7 +328,14 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 			       "(%u ms after its last tick)%s", p->name, fr_wait_ms(&d->t),
 			       d->hbw ? " and writing a poison pill" : "");
 		}
-		pill_step(d, id, p);
+		/* A peer whose fencing daemon still ticks in our group lost
+		 * only its xenhad (killed; systemd restarts it): give it
+		 * PILL_GRACE_MS to rejoin before a pill resets the host and
+		 * every domain on it.  The pill only speeds things up: the
+		 * confirmation rules do not change, and a peer whose xenhad
+		 * stays away stops petting after xenhad_timeout_ms anyway. */
+		if (!p->member || now - p->pending_since_ms >= PILL_GRACE_MS)
+			pill_step(d, id, p);
 		if (agents && !p->agent && !p->agent_off && !p->agent_failed &&
 		    fd_agent_start(d, p) < 0)
 			p->agent_failed = true;

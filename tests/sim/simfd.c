@@ -747,6 +747,8 @@ static void reset_incident(struct fpeer *p)
 	p->unfenceable_logged = false;
 }
 
+#define SIM_PILL_GRACE_MS 3000 /* decide.c PILL_GRACE_MS */
+
 static void pill_step(struct sfd *d, uint32_t id, struct fpeer *p)
 {
 	int64_t seq;
@@ -827,7 +829,10 @@ static void survivor_step(struct sfd *d)
 			xl_queue(d, IPC_OP_FENCE_BEGIN, p->name, by);
 			p->begun = true;
 		}
-		pill_step(d, id, p);
+		/* decide.c: a peer whose fenced still ticks gets PILL_GRACE_MS
+		 * for its xenhad to rejoin before the pill */
+		if (!p->member || S.now - p->pending_since_ms >= SIM_PILL_GRACE_MS)
+			pill_step(d, id, p);
 
 		memset(&fp, 0, sizeof(fp));
 		fp.nodeid = id;
