@@ -99,7 +99,7 @@ X=$(median <"$T/xport")
 R=$(awk -v p="$P" -v x="$X" 'BEGIN { printf "%.3f", x / p }')
 echo "xport bench: $BYTES bytes, median of $RUNS runs, veth between two namespaces, $(nproc) CPUs"
 echo "  plain TCP: $P MB/s"
-echo "  xport:     $X MB/s (TLS 1.3 PSK, $(gnutls-cli --version 2>/dev/null | head -n1 | sed 's/.*gnutls-cli //' || true))"
+echo "  xport:     $X MB/s (TLS 1.3 PSK, GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo ?))"
 echo "  ratio:     $R (goal >= 0.80)"
 if [ -n "$JSON" ]; then
 	cat >"$JSON" <<EOF
