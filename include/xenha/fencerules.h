@@ -241,7 +241,8 @@ struct fr_check_item {
  * (pill path slower than the timeout path) or than lease_ms (tie-break
  * lost during a failover); two-node survival: the survivor's disk win
  * (I + T + fr_stale_ms + fr_claim_delay_ms) not earlier than its own
- * watchdog (fr_extra_ms + lease_ms + W) — the defaults trigger it.
+ * watchdog (fr_extra_ms + lease_ms + W) — the defaults trigger it;
+ * two-node ties with disk_interval_ms >= lease_ms (no side ever wins).
  * Fills up to max items; *n_out is their count.  *worst_ms (may be NULL)
  * is the worst-case time from a host failure to its domains being
  * allowed to start elsewhere: token + consensus (detection) compared

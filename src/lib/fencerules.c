@@ -528,6 +528,13 @@ int fr_check(const struct fr_timing *t, const struct fr_chain *ch,
 			       fr_stale_ms(t) + fr_claim_delay_ms(t);
 		uint64_t dies = (uint64_t)fr_extra_ms(t) + t->lease_ms + t->watchdog_ms;
 
+		/* the scenario simulator's two_node_interval_ge_lease: a
+		 * write every I >= L breaks the run of fresh writes the claim
+		 * delay counts, so neither side of a cut ever wins */
+		if (t->disk_interval_ms >= t->lease_ms)
+			add(&c, false, "two-node tie: heartbeat interval %u ms >= lease %u ms: "
+			    "neither side of a cut holds a win long enough; both reset",
+			    t->disk_interval_ms, t->lease_ms);
 		if (win >= dies)
 			add(&c, false, "two-node tie: the survivor pets on its disk win only after "
 			    "%llu ms > lease end + watchdog %llu ms: in a two-node cluster the "

@@ -793,6 +793,24 @@ static void test_check_two_node(void **state)
 	assert_int_equal(fr_stale_ms(&t) + fr_claim_delay_ms(&t) + 1000, 6250);
 	assert_int_equal(fr_check(&t, NULL, it, 4, &n, NULL), 0);
 	assert_int_equal(n, 0);
+	/* a heartbeat interval not below the lease: no side ever wins
+	 * (tests/sim two_node_interval_ge_lease); one ms each side */
+	t.lease_ms = 1200;
+	t.disk_interval_ms = t.lease_ms - 1;
+	assert_int_equal(fr_check(&t, NULL, it, 4, &n, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_null(strstr(it[i].text, "interval"));
+	t.disk_interval_ms = t.lease_ms;
+	assert_int_equal(fr_check(&t, NULL, it, 4, &n, NULL), 0);
+	{
+		bool seen = false;
+
+		for (size_t i = 0; i < n; i++)
+			if (is_two_node(&it[i]) &&
+			    strstr(it[i].text, "heartbeat interval 1200 ms >= lease 1200 ms"))
+				seen = true;
+		assert_true(seen);
+	}
 }
 
 enum field { F_W, F_MSGWAIT, F_TICK, F_LEASE, F_INTERVAL, F_DTIMEOUT, F_XENHAD, F_TOKEN,
