@@ -297,7 +297,10 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 			}
 			continue;
 		}
-		if (!sv.quorate || !acting(d))
+		/* a pending flag from a xenhad that is not synchronised and
+		 * quorate is its own stale view (e.g. it just started alone
+		 * and saw everyone "leave"): never fence on it */
+		if (!sv.quorate || !acting(d) || !x->synced || !x->quorate)
 			continue;
 		if (!p->pending) {
 			p->pending = true;

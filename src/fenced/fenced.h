@@ -75,6 +75,8 @@ struct fd_xenhad {
 		bool confirmed;
 	} hosts[FD_MAX_NODE];
 	uint32_t local_running;      /* domains running on this host, per xenhad */
+	bool synced;                 /* xenhad's state is synchronised with the cluster */
+	bool quorate;                /* and its partition is quorate (votequorum and state) */
 	char err[160];
 };
 

@@ -91,6 +91,17 @@ static void parse_nodes(struct fd *d, struct json_object *data, struct fd_xenhad
 
 	x->n_hosts = 0;
 	x->local_running = 0;
+	/* the node list of a xenhad that is not synchronised (just
+	 * started, alone) or not quorate is its own stale view: fence
+	 * decisions must not follow it */
+	{
+		struct json_object *local = NULL, *cluster = NULL;
+
+		json_object_object_get_ex(data, "local", &local);
+		json_object_object_get_ex(data, "cluster", &cluster);
+		x->synced = local && jbool(local, "synced");
+		x->quorate = local && jbool(local, "quorate") && cluster && jbool(cluster, "quorate");
+	}
 	if (!json_object_object_get_ex(data, "nodes", &arr) ||
 	    !json_object_is_type(arr, json_type_array))
 		return;
@@ -156,7 +167,9 @@ static void *xl_main(void *arg)
 		}
 		if (rc == 0) {
 			memset(&req, 0, sizeof(req));
-			req.op = IPC_OP_NODES;
+			/* status: the node list plus whether xenhad is synced
+			 * and quorate */
+			req.op = IPC_OP_STATUS;
 			req.standby = req.maintenance = -1;
 			memset(&resp, 0, sizeof(resp));
 			rc = xl_call(&k, &req, &resp);
@@ -167,9 +180,10 @@ static void *xl_main(void *arg)
 				x.ok_ms = fd_mono_ms();
 				x.err[0] = '\0';
 			} else if (rc == 0) {
-				/* answered, but not ready (no quorum, not synced):
-				 * it is alive; keep the last node list */
+				/* answered, but not ready: it is alive; keep the
+				 * last node list, but act on none of it */
 				x.ok = true;
+				x.synced = false;
 				x.seen = true;
 				x.ok_ms = fd_mono_ms();
 				snprintf(x.err, sizeof(x.err), "xenhad: %.150s", resp.error);

@@ -60,6 +60,7 @@ struct fxl {
 		char name[XH_NAME_MAX];
 		bool member, pending, confirmed;
 	} hosts[SIM_MAX_NODES];
+	bool synced, quorate;
 };
 
 struct freq {
@@ -614,6 +615,9 @@ static void xlink_period(struct sfd *d)
 		d->xl.hosts[d->xl.n_hosts].confirmed = h->fence == XH_FENCE_CONFIRMED;
 		d->xl.n_hosts++;
 	}
+	/* xlink.c parse_nodes: local.synced, local.quorate and cluster.quorate */
+	d->xl.synced = sxd_synced(n);
+	d->xl.quorate = sim_vq_quorate(n) && st->quorate;
 	d->xl.ok = true;
 	d->xl.seen = true;
 	d->xl.ok_ms = S.now;
@@ -806,7 +810,7 @@ static void survivor_step(struct sfd *d)
 				reset_incident(p);
 			continue;
 		}
-		if (!sv.quorate || !acting(d))
+		if (!sv.quorate || !acting(d) || !d->xl.synced || !d->xl.quorate)
 			continue;
 		if (!p->pending) {
 			p->pending = true;
