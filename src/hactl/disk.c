@@ -49,17 +49,6 @@ static const char disk_usage[] =
 "Works directly on the heartbeat disk DEV (a block device or a file); no\n"
 "daemon is needed.  See hactl(8), DISK COMMANDS.\n";
 
-__attribute__((format(printf, 2, 3)))
-static int fail(int status, const char *fmt, ...)
-{
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	st = hactl_vsay(status, "\n", fmt, ap);
-	va_end(ap);
-	return st;
-}
 
 __attribute__((format(printf, 1, 2)))
 static int usage(const char *fmt, ...)
@@ -107,22 +96,22 @@ static int meta_fail(const char *dev, int rc)
 {
 	switch (rc) {
 	case -ENODATA:
-		return fail(HACTL_EXIT_NOENT, "disk %s: not a xenha disk (a plain sbd "
+		return hactl_say(HACTL_EXIT_NOENT, "disk %s: not a xenha disk (a plain sbd "
 			    "disk: no xenha region; see hactl disk init)", dev);
 	case -EBADMSG:
 	case -EPROTO:
 	case -EOPNOTSUPP:
-		return fail(HACTL_EXIT_NOENT, "disk %s: not a xenha disk (no valid "
+		return hactl_say(HACTL_EXIT_NOENT, "disk %s: not a xenha disk (no valid "
 			    "sbd header: %s)", dev, strerror(-rc));
 	case -ESTALE:
-		return fail(HACTL_EXIT_NOENT, "disk %s: not a xenha disk (the xenha "
+		return hactl_say(HACTL_EXIT_NOENT, "disk %s: not a xenha disk (the xenha "
 			    "region does not belong to the sbd header: was sbd create "
 			    "run over it?)", dev);
 	case -EILSEQ:
-		return fail(HACTL_EXIT_NOENT, "disk %s: not a xenha disk (region "
+		return hactl_say(HACTL_EXIT_NOENT, "disk %s: not a xenha disk (region "
 			    "descriptor: %s)", dev, strerror(-rc));
 	default:
-		return fail(HACTL_EXIT_REFUSED, "disk %s: cannot read: %s", dev,
+		return hactl_say(HACTL_EXIT_REFUSED, "disk %s: cannot read: %s", dev,
 			    strerror(-rc));
 	}
 }
@@ -133,7 +122,7 @@ static int open_dev(struct hbio *io, const char *dev)
 	int rc = hbio_open(io, dev, NULL, &direct);
 
 	if (rc < 0)
-		return fail(HACTL_EXIT_REFUSED, "disk %s: cannot open: %s", dev,
+		return hactl_say(HACTL_EXIT_REFUSED, "disk %s: cannot open: %s", dev,
 			    strerror(-rc));
 	return 0;
 }
@@ -181,16 +170,16 @@ static int write_image(struct hbio *io, const char *dev, const uint8_t *img, siz
 	for (uint32_t i = 0; i < n; i++) {
 		rc = hbio_write(io, i, img + (size_t)i * ss);
 		if (rc < 0)
-			return fail(HACTL_EXIT_REFUSED, "disk %s: write sector %" PRIu32
+			return hactl_say(HACTL_EXIT_REFUSED, "disk %s: write sector %" PRIu32
 				    ": %s", dev, i, strerror(-rc));
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		rc = hbio_read(io, i, sec);
 		if (rc < 0)
-			return fail(HACTL_EXIT_REFUSED, "disk %s: read back sector %"
+			return hactl_say(HACTL_EXIT_REFUSED, "disk %s: read back sector %"
 				    PRIu32 ": %s", dev, i, strerror(-rc));
 		if (memcmp(sec, img + (size_t)i * ss, ss) != 0)
-			return fail(HACTL_EXIT_REFUSED, "disk %s: sector %" PRIu32
+			return hactl_say(HACTL_EXIT_REFUSED, "disk %s: sector %" PRIu32
 				    " reads back different from what was written", dev, i);
 	}
 	return 0;
@@ -288,19 +277,19 @@ static int cmd_init(int argc, char **argv)
 		h.timeout_msgwait = h.timeout_watchdog <= UINT32_MAX / 2 ?
 				    2 * h.timeout_watchdog : UINT32_MAX;
 	if (hb_timeouts_check(&h, &why) < 0)
-		return fail(HACTL_EXIT_REFUSED, "disk init %s: refused: %s", dev,
+		return hactl_say(HACTL_EXIT_REFUSED, "disk init %s: refused: %s", dev,
 			    why != NULL ? why : "bad timeouts");
 
 	if ((st = open_dev(&io, dev)) != 0)
 		return st;
 	rc = dev_geometry(io.fd, &lss, &bytes, &blk);
 	if (rc < 0) {
-		st = fail(HACTL_EXIT_REFUSED, "disk %s: cannot read its size: %s", dev,
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: cannot read its size: %s", dev,
 			  strerror(-rc));
 		goto out;
 	}
 	if (blk && !hb_sector_size_ok(lss)) {
-		st = fail(HACTL_EXIT_REFUSED, "disk %s: logical sector size %" PRIu32
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: logical sector size %" PRIu32
 			  " is not supported (512 or 4096)", dev, lss);
 		goto out;
 	}
@@ -308,7 +297,7 @@ static int cmd_init(int argc, char **argv)
 		ss = blk ? lss : 512;
 	if (blk && ss != lss) {
 		/* sbd checks the header's sector size against BLKSSZGET */
-		st = fail(HACTL_EXIT_REFUSED, "disk %s: --sector-size %" PRIu32 " but "
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: --sector-size %" PRIu32 " but "
 			  "the device's logical sector size is %" PRIu32, dev, ss, lss);
 		goto out;
 	}
@@ -319,12 +308,12 @@ static int cmd_init(int argc, char **argv)
 	if (bytes >= ss) {
 		rc = hbio_read(&io, 0, sec);
 		if (rc < 0) {
-			st = fail(HACTL_EXIT_REFUSED, "disk %s: cannot read: %s", dev,
+			st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: cannot read: %s", dev,
 				  strerror(-rc));
 			goto out;
 		}
 		if (memcmp(sec, HB_SBD_MAGIC, 8) == 0 && !yes) {
-			st = fail(HACTL_EXIT_REFUSED, "disk %s: already has an sbd "
+			st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: already has an sbd "
 				  "header; give --yes to overwrite it (every node "
 				  "using it must be stopped)", dev);
 			goto out;
@@ -332,7 +321,7 @@ static int cmd_init(int argc, char **argv)
 	}
 
 	if (getrandom(h.uuid, sizeof(h.uuid), 0) != (ssize_t)sizeof(h.uuid)) {
-		st = fail(HACTL_EXIT_REFUSED, "disk %s: getrandom: %s", dev,
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: getrandom: %s", dev,
 			  strerror(errno));
 		goto out;
 	}
@@ -341,23 +330,23 @@ static int cmd_init(int argc, char **argv)
 
 	rc = hb_disk_image_len(&h, lease, &len);
 	if (rc < 0) {
-		st = fail(HACTL_EXIT_REFUSED, "disk init %s: refused: %s", dev,
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk init %s: refused: %s", dev,
 			  strerror(-rc));
 		goto out;
 	}
 	if (blk && bytes < len) {
-		st = fail(HACTL_EXIT_REFUSED, "disk %s: too small: %" PRIu64 " bytes, "
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: too small: %" PRIu64 " bytes, "
 			  "the image needs %zu", dev, bytes, len);
 		goto out;
 	}
 	img = malloc(len);
 	if (img == NULL) {
-		st = fail(HACTL_EXIT_REFUSED, "out of memory");
+		st = hactl_say(HACTL_EXIT_REFUSED, "out of memory");
 		goto out;
 	}
 	rc = hb_disk_init_image(&h, lease, img, len);
 	if (rc < 0) {
-		st = fail(HACTL_EXIT_REFUSED, "disk init %s: refused: %s", dev,
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk init %s: refused: %s", dev,
 			  strerror(-rc));
 		goto out;
 	}
@@ -500,7 +489,7 @@ static int dump_json(const char *dev, const struct hb_header *h,
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 					   JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (s == NULL)
-		st = fail(HACTL_EXIT_REFUSED, "out of memory");
+		st = hactl_say(HACTL_EXIT_REFUSED, "out of memory");
 	else
 		puts(s);
 	json_object_put(o);
@@ -614,7 +603,7 @@ static int cmd_dump(int argc, char **argv, bool json)
 	}
 	slots = calloc(h.slots, sizeof(*slots));
 	if (slots == NULL) {
-		st = fail(HACTL_EXIT_REFUSED, "out of memory");
+		st = hactl_say(HACTL_EXIT_REFUSED, "out of memory");
 		goto out;
 	}
 	for (unsigned i = 0; i < h.slots; i++) {
@@ -622,7 +611,7 @@ static int cmd_dump(int argc, char **argv, bool json)
 
 		if (hb_layout_slot(&l, i, &sector) < 0 ||
 		    (rc = hbio_read(&io, sector, sec)) < 0) {
-			st = fail(HACTL_EXIT_REFUSED, "disk %s: read slot %u: %s", dev,
+			st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: read slot %u: %s", dev,
 				  i, strerror(-rc));
 			goto out;
 		}
@@ -632,7 +621,7 @@ static int cmd_dump(int argc, char **argv, bool json)
 		memcpy(slots[nslots].name, s.name, sizeof(s.name));
 		if (hb_layout_mbox(&l, i, &sector) < 0 ||
 		    (rc = hbio_read(&io, sector, sec)) < 0) {
-			st = fail(HACTL_EXIT_REFUSED, "disk %s: read mailbox %u: %s",
+			st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: read mailbox %u: %s",
 				  dev, i, strerror(-rc));
 			goto out;
 		}
@@ -645,7 +634,7 @@ static int cmd_dump(int argc, char **argv, bool json)
 	for (uint32_t n = 1; n <= HB_MAX_NODEID; n++) {
 		if (hb_layout_beat(&l, n, &sector) < 0 ||
 		    (rc = hbio_read(&io, sector, sec)) < 0) {
-			st = fail(HACTL_EXIT_REFUSED, "disk %s: read heartbeat %" PRIu32
+			st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: read heartbeat %" PRIu32
 				  ": %s", dev, n, strerror(-rc));
 			goto out;
 		}
@@ -663,7 +652,7 @@ static int cmd_dump(int argc, char **argv, bool json)
 	else
 		dump_text(dev, &h, &r, &l, slots, nslots, beats, seen, wall_now_ms());
 	if (st == 0 && fflush(stdout) != 0)
-		st = fail(HACTL_EXIT_REFUSED, "cannot write output: %s", strerror(errno));
+		st = hactl_say(HACTL_EXIT_REFUSED, "cannot write output: %s", strerror(errno));
 out:
 	free(slots);
 	hbio_close(&io);
@@ -740,22 +729,22 @@ static int cmd_message(int argc, char **argv)
 	}
 	rc = hbio_slot_find(&io, &l, host, false, &slot);
 	if (rc == -ENOENT) {
-		st = fail(HACTL_EXIT_NOENT, "disk %s: no slot for host %s", dev, host);
+		st = hactl_say(HACTL_EXIT_NOENT, "disk %s: no slot for host %s", dev, host);
 		goto out;
 	}
 	if (rc < 0) {
-		st = fail(HACTL_EXIT_REFUSED, "disk %s: reading slots: %s", dev,
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: reading slots: %s", dev,
 			  strerror(-rc));
 		goto out;
 	}
 	if ((rc = hb_msg_encode(&m, sec, io.sector_size)) < 0 ||
 	    (rc = hb_layout_mbox(&l, slot, &sector)) < 0) {
-		st = fail(HACTL_EXIT_REFUSED, "disk %s: cannot encode message: %s",
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: cannot encode message: %s",
 			  dev, strerror(-rc));
 		goto out;
 	}
 	if ((rc = hbio_write(&io, sector, sec)) < 0) {
-		st = fail(HACTL_EXIT_REFUSED, "disk %s: write mailbox %u: %s", dev,
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: write mailbox %u: %s", dev,
 			  slot, strerror(-rc));
 		goto out;
 	}
@@ -763,7 +752,7 @@ static int cmd_message(int argc, char **argv)
 	if ((rc = hbio_read(&io, sector, sec)) < 0 ||
 	    (rc = hb_msg_decode(sec, io.sector_size, &back)) < 0 ||
 	    back.type != m.type || strcmp(back.from, m.from) != 0) {
-		st = fail(HACTL_EXIT_REFUSED, "disk %s: mailbox %u does not read "
+		st = hactl_say(HACTL_EXIT_REFUSED, "disk %s: mailbox %u does not read "
 			  "back as written%s%s", dev, slot, rc < 0 ? ": " : "",
 			  rc < 0 ? strerror(-rc) : "");
 		goto out;

@@ -88,8 +88,7 @@ int hactl_vsay(int status, const char *tail, const char *fmt, va_list ap)
 	return status;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int die(int status, const char *fmt, ...)
+int hactl_say(int status, const char *fmt, ...)
 {
 	va_list ap;
 	int st;
@@ -201,13 +200,13 @@ static int read_config(const char *path, char **out)
 	size_t n;
 
 	if (f == NULL)
-		return die(HACTL_EXIT_USAGE, "cannot read %s: %s", path,
+		return hactl_say(HACTL_EXIT_USAGE, "cannot read %s: %s", path,
 			   strerror(errno));
 	buf = malloc(XH_XLCFG_MAX + 2);
 	if (buf == NULL) {
 		if (f != stdin)
 			fclose(f);
-		return die(HACTL_EXIT_REFUSED, "out of memory");
+		return hactl_say(HACTL_EXIT_REFUSED, "out of memory");
 	}
 	n = fread(buf, 1, XH_XLCFG_MAX + 1, f);
 	if (ferror(f)) {
@@ -216,19 +215,19 @@ static int read_config(const char *path, char **out)
 		if (f != stdin)
 			fclose(f);
 		free(buf);
-		return die(HACTL_EXIT_USAGE, "cannot read %s: %s", path,
+		return hactl_say(HACTL_EXIT_USAGE, "cannot read %s: %s", path,
 			   strerror(e));
 	}
 	if (f != stdin)
 		fclose(f);
 	if (n > XH_XLCFG_MAX) {
 		free(buf);
-		return die(HACTL_EXIT_USAGE, "%s: larger than %d bytes", path,
+		return hactl_say(HACTL_EXIT_USAGE, "%s: larger than %d bytes", path,
 			   XH_XLCFG_MAX);
 	}
 	if (memchr(buf, '\0', n) != NULL) {
 		free(buf);
-		return die(HACTL_EXIT_USAGE, "%s: contains NUL bytes (not a text file)",
+		return hactl_say(HACTL_EXIT_USAGE, "%s: contains NUL bytes (not a text file)",
 			   path);
 	}
 	buf[n] = '\0';
@@ -272,7 +271,7 @@ static int conn_open(struct conn *k, int timeout_s)
 	k->timeout_s = timeout_s;
 	k->buf = malloc(XH_IPC_MAX_MSG);
 	if (k->buf == NULL)
-		return die(HACTL_EXIT_REFUSED, "out of memory");
+		return hactl_say(HACTL_EXIT_REFUSED, "out of memory");
 	alarm((unsigned)timeout_s + 5);
 	k->c = qb_ipcc_connect(XH_IPC_NAME, XH_IPC_MAX_MSG);
 	if (k->c == NULL) {
@@ -284,9 +283,9 @@ static int conn_open(struct conn *k, int timeout_s)
 		 * the server's answer back as errno.  EPERM: the same meaning
 		 * from a server that chose that code. */
 		if (e == EACCES || e == EPERM)
-			return die(HACTL_EXIT_PERM, "permission denied by xenhad: "
+			return hactl_say(HACTL_EXIT_PERM, "permission denied by xenhad: "
 				   "run as root or as a member of group haclient");
-		return die(HACTL_EXIT_NOCONN, "cannot connect to xenhad "
+		return hactl_say(HACTL_EXIT_NOCONN, "cannot connect to xenhad "
 			   "(is it running?): %s", strerror(e));
 	}
 	return 0;
@@ -321,12 +320,12 @@ static int conn_call(struct conn *k, const struct ipc_req *req,
 
 	rc = ipc_req_encode(req, &json);
 	if (rc < 0)
-		return die(rc == -EINVAL ? HACTL_EXIT_USAGE : HACTL_EXIT_REFUSED,
+		return hactl_say(rc == -EINVAL ? HACTL_EXIT_USAGE : HACTL_EXIT_REFUSED,
 			   "cannot encode request: %s", strerror(-rc));
 	len = strlen(json);
 	if (len + sizeof(hdr) > XH_IPC_MAX_MSG) {
 		free(json);
-		return die(HACTL_EXIT_USAGE, "request too large");
+		return hactl_say(HACTL_EXIT_USAGE, "request too large");
 	}
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.id = XH_IPC_REQUEST;
@@ -341,18 +340,18 @@ static int conn_call(struct conn *k, const struct ipc_req *req,
 			       k->timeout_s * 1000);
 	free(json);
 	if (n == -ETIMEDOUT)
-		return die(HACTL_EXIT_TIMEOUT, "no answer from xenhad within %d s",
+		return hactl_say(HACTL_EXIT_TIMEOUT, "no answer from xenhad within %d s",
 			   k->timeout_s);
 	if (n < 0)
-		return die(HACTL_EXIT_NOCONN, "lost connection to xenhad: %s",
+		return hactl_say(HACTL_EXIT_NOCONN, "lost connection to xenhad: %s",
 			   strerror((int)-n));
 	if ((size_t)n < sizeof(rh))
-		return die(HACTL_EXIT_REFUSED, "short response from xenhad (%zd bytes)",
+		return hactl_say(HACTL_EXIT_REFUSED, "short response from xenhad (%zd bytes)",
 			   n);
 	/* Copy the header out; the buffer is bytes, not a struct. */
 	memcpy(&rh, k->buf, sizeof(rh));
 	if (rh.id != XH_IPC_RESPONSE || rh.size != n)
-		return die(HACTL_EXIT_REFUSED, "malformed response from xenhad "
+		return hactl_say(HACTL_EXIT_REFUSED, "malformed response from xenhad "
 			   "(id %d, size %d of %zd)", rh.id, rh.size, n);
 	if ((size_t)n == sizeof(rh)) {
 		/* No body: a daemon that could not even build its JSON
@@ -363,7 +362,7 @@ static int conn_call(struct conn *k, const struct ipc_req *req,
 	}
 	if (ipc_resp_decode(k->buf + sizeof(rh), (size_t)n - sizeof(rh), resp,
 			    err, sizeof(err)) < 0)
-		return die(HACTL_EXIT_REFUSED, "bad response from xenhad: %s", err);
+		return hactl_say(HACTL_EXIT_REFUSED, "bad response from xenhad: %s", err);
 	return 0;
 }
 
@@ -425,7 +424,7 @@ static int print_json(struct json_object *data)
 		s = json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY |
 						   JSON_C_TO_STRING_NOSLASHESCAPE);
 		if (s == NULL)
-			return die(HACTL_EXIT_REFUSED, "out of memory");
+			return hactl_say(HACTL_EXIT_REFUSED, "out of memory");
 		puts(s);
 	}
 	return 0;
@@ -450,12 +449,12 @@ static int do_read(const struct opts *o, const struct ipc_req *req,
 		int rc = render(stdout, resp.data);
 
 		if (rc < 0)
-			st = die(HACTL_EXIT_REFUSED, "cannot print: %s",
+			st = hactl_say(HACTL_EXIT_REFUSED, "cannot print: %s",
 				 strerror(-rc));
 	}
 	ipc_resp_free(&resp);
 	if (st == 0 && fflush(stdout) != 0)
-		st = die(HACTL_EXIT_REFUSED, "cannot write output: %s",
+		st = hactl_say(HACTL_EXIT_REFUSED, "cannot write output: %s",
 			 strerror(errno));
 	return st;
 }
@@ -482,7 +481,7 @@ static int do_read_domains(const struct opts *o, const struct ipc_req *req0)
 		all = json_object_new_object();
 		list = json_object_new_array();
 		if (!all || !list)
-			return die(HACTL_EXIT_REFUSED, "out of memory");
+			return hactl_say(HACTL_EXIT_REFUSED, "out of memory");
 		json_object_object_add(all, "domains", list);
 		req.offset = 0;
 		req.limit = DOMAINS_PAGE;
@@ -501,7 +500,7 @@ static int do_read_domains(const struct opts *o, const struct ipc_req *req0)
 			if (!json_object_object_get_ex(resp.data, "domains", &page) ||
 			    !json_object_is_type(page, json_type_array)) {
 				ipc_resp_free(&resp);
-				st = die(HACTL_EXIT_REFUSED, "malformed answer from xenhad");
+				st = hactl_say(HACTL_EXIT_REFUSED, "malformed answer from xenhad");
 				goto out;
 			}
 			if (json_object_object_get_ex(resp.data, "total", &v))
@@ -529,10 +528,10 @@ static int do_read_domains(const struct opts *o, const struct ipc_req *req0)
 		int rc = hactl_render_domains(stdout, all);
 
 		if (rc < 0)
-			st = die(HACTL_EXIT_REFUSED, "cannot print: %s", strerror(-rc));
+			st = hactl_say(HACTL_EXIT_REFUSED, "cannot print: %s", strerror(-rc));
 	}
 	if (st == 0 && fflush(stdout) != 0)
-		st = die(HACTL_EXIT_REFUSED, "cannot write output: %s", strerror(errno));
+		st = hactl_say(HACTL_EXIT_REFUSED, "cannot write output: %s", strerror(errno));
 out:
 	json_object_put(all);
 	return st;
@@ -561,7 +560,7 @@ static int finish_write(const struct opts *o, const struct ipc_req *req,
 	}
 	ipc_resp_free(resp);
 	if (st == 0 && fflush(stdout) != 0)
-		st = die(HACTL_EXIT_REFUSED, "cannot write output: %s",
+		st = hactl_say(HACTL_EXIT_REFUSED, "cannot write output: %s",
 			 strerror(errno));
 	return st;
 }
@@ -982,7 +981,7 @@ static int confirm_on_tty(struct conn *k, const char *host)
 		if (in == NULL) {
 			if (fd >= 0)
 				close(fd);
-			return die(HACTL_EXIT_USAGE, "fence confirm: no terminal to ask "
+			return hactl_say(HACTL_EXIT_USAGE, "fence confirm: no terminal to ask "
 				   "on; give --yes if you are sure %s is powered off",
 				   host);
 		}
@@ -1001,7 +1000,7 @@ static int confirm_on_tty(struct conn *k, const char *host)
 	known = describe_host(out, resp.data, host);
 	ipc_resp_free(&resp);
 	if (!known) {
-		st = die(HACTL_EXIT_NOENT, "fence confirm: no such host %s", host);
+		st = hactl_say(HACTL_EXIT_NOENT, "fence confirm: no such host %s", host);
 		goto out;
 	}
 
@@ -1016,12 +1015,12 @@ static int confirm_on_tty(struct conn *k, const char *host)
 	fputs("type the host name to confirm: ", out);
 	fflush(out);
 	if (fgets(line, sizeof(line), in) == NULL) {
-		st = die(HACTL_EXIT_USAGE, "fence confirm: no answer; nothing done");
+		st = hactl_say(HACTL_EXIT_USAGE, "fence confirm: no answer; nothing done");
 		goto out;
 	}
 	line[strcspn(line, "\n")] = '\0';
 	if (strcmp(line, host) != 0) {
-		st = die(HACTL_EXIT_USAGE, "fence confirm: \"%s\" does not match %s; "
+		st = hactl_say(HACTL_EXIT_USAGE, "fence confirm: \"%s\" does not match %s; "
 			 "nothing done", line, host);
 		goto out;
 	}
@@ -1053,7 +1052,7 @@ static int fenced_call(const char *op, const char *name, int timeout_s, struct i
 	if (o == NULL || buf == NULL) {
 		json_object_put(o);
 		free(buf);
-		return die(HACTL_EXIT_REFUSED, "out of memory");
+		return hactl_say(HACTL_EXIT_REFUSED, "out of memory");
 	}
 	json_object_object_add(o, "op", json_object_new_string(op));
 	if (name)
@@ -1065,9 +1064,9 @@ static int fenced_call(const char *op, const char *name, int timeout_s, struct i
 		int e = errno;
 
 		st = (e == EACCES || e == EPERM) ?
-		     die(HACTL_EXIT_PERM, "permission denied by xenha-fenced: run as root or "
+		     hactl_say(HACTL_EXIT_PERM, "permission denied by xenha-fenced: run as root or "
 			 "as a member of group haclient") :
-		     die(HACTL_EXIT_NOCONN, "cannot connect to xenha-fenced (is it running?): %s",
+		     hactl_say(HACTL_EXIT_NOCONN, "cannot connect to xenha-fenced (is it running?): %s",
 			 strerror(e));
 		goto out;
 	}
@@ -1081,18 +1080,18 @@ static int fenced_call(const char *op, const char *name, int timeout_s, struct i
 	n = qb_ipcc_sendv_recv(c, iov, 2, buf, 64 * 1024, timeout_s * 1000);
 	qb_ipcc_disconnect(c);
 	if (n < 0) {
-		st = die(n == -ETIMEDOUT ? HACTL_EXIT_TIMEOUT : HACTL_EXIT_NOCONN,
+		st = hactl_say(n == -ETIMEDOUT ? HACTL_EXIT_TIMEOUT : HACTL_EXIT_NOCONN,
 			 "xenha-fenced: %s", strerror((int)-n));
 		goto out;
 	}
 	if ((size_t)n <= sizeof(rh)) {
-		st = die(HACTL_EXIT_REFUSED, "short response from xenha-fenced");
+		st = hactl_say(HACTL_EXIT_REFUSED, "short response from xenha-fenced");
 		goto out;
 	}
 	memcpy(&rh, buf, sizeof(rh));
 	if (ipc_resp_decode(buf + sizeof(rh), (size_t)n - sizeof(rh), resp, err,
 			    sizeof(err)) < 0)
-		st = die(HACTL_EXIT_REFUSED, "malformed response from xenha-fenced: %s", err);
+		st = hactl_say(HACTL_EXIT_REFUSED, "malformed response from xenha-fenced: %s", err);
 out:
 	alarm(0);
 	json_object_put(o);
@@ -1117,7 +1116,7 @@ static int fence_status(const struct opts *o)
 	if ((st = fenced_call("status", NULL, o->timeout_s, &r)) != 0)
 		return st;
 	if (r.rc < 0) {
-		st = die(hactl_exit_for_rc(r.rc), "fence status: %s", r.error);
+		st = hactl_say(hactl_exit_for_rc(r.rc), "fence status: %s", r.error);
 		ipc_resp_free(&r);
 		return st;
 	}
@@ -1192,7 +1191,7 @@ static int fence_host(const struct opts *o, const char *host)
 	if ((st = fenced_call("fence", host, o->timeout_s, &r)) != 0)
 		return st;
 	if (r.rc < 0) {
-		st = die(hactl_exit_for_rc(r.rc), "fence %s: %s", host, r.error);
+		st = hactl_say(hactl_exit_for_rc(r.rc), "fence %s: %s", host, r.error);
 		ipc_resp_free(&r);
 		return st;
 	}
@@ -1220,7 +1219,7 @@ static int fence_host(const struct opts *o, const char *host)
 		usleep(500000);
 	}
 	conn_close(&k);
-	return die(HACTL_EXIT_TIMEOUT, "fence %s: not confirmed within %d s (see `hactl fence "
+	return hactl_say(HACTL_EXIT_TIMEOUT, "fence %s: not confirmed within %d s (see `hactl fence "
 		   "status` and the logs)", host, limit);
 }
 
@@ -1262,7 +1261,7 @@ static int cmd_check(int argc, char **argv, struct opts *o)
 	if (fenced == NULL || fenced[0] == '\0')
 		fenced = SBINDIR "/xenha-fenced";
 	execl(fenced, fenced, "-n", "-c", conf, (char *)NULL);
-	return die(HACTL_EXIT_NOCONN, "check: cannot run %s: %s", fenced, strerror(errno));
+	return hactl_say(HACTL_EXIT_NOCONN, "check: cannot run %s: %s", fenced, strerror(errno));
 }
 
 static int cmd_fence(int argc, char **argv, struct opts *o)
@@ -1311,7 +1310,7 @@ static int cmd_fence(int argc, char **argv, struct opts *o)
 		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 
 		if (fd < 0)
-			return die(HACTL_EXIT_USAGE, "fence confirm: no terminal to "
+			return hactl_say(HACTL_EXIT_USAGE, "fence confirm: no terminal to "
 				   "ask on; give --yes if you are sure %s is powered "
 				   "off", req.name);
 		close(fd);

@@ -26,6 +26,8 @@ int hactl_exit_for_rc(int rc);
 
 /* "hactl: " + the message + tail on stderr; returns status. */
 int hactl_vsay(int status, const char *tail, const char *fmt, va_list ap);
+/* "hactl: MESSAGE\n" on stderr; returns status (for `return hactl_say(...)`). */
+int hactl_say(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Render the "data" object of a read response for a terminal.  Each

@@ -51,17 +51,6 @@ static const char keygen_usage[] =
 "every host of the cluster.  --force replaces an existing key.\n"
 "Exit status: 0 written, 1 usage, 2 FILE exists, 3 I/O error.\n";
 
-__attribute__((format(printf, 2, 3)))
-static int say(int status, const char *fmt, ...)
-{
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	st = hactl_vsay(status, "\n", fmt, ap);
-	va_end(ap);
-	return st;
-}
 
 static int write_all(int fd, const unsigned char *buf, size_t len)
 {
@@ -117,35 +106,35 @@ static int write_key(const char *path, bool force)
 	int fd, dfd, rc, st = KEYGEN_IO;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
-		return say(KEYGEN_USAGE, "keygen: file name too long");
+		return hactl_say(KEYGEN_USAGE, "keygen: file name too long");
 	if (!force && access(path, F_OK) == 0)
-		return say(KEYGEN_EXISTS, "keygen: %s exists; give --force to replace "
+		return hactl_say(KEYGEN_EXISTS, "keygen: %s exists; give --force to replace "
 			   "it (then copy it to every host)", path);
 	dir_of(path, dir, sizeof(dir));
 	fd = mkstemp(tmp);
 	if (fd < 0)
-		return say(KEYGEN_IO, "keygen: cannot create a file in %s: %s", dir,
+		return hactl_say(KEYGEN_IO, "keygen: cannot create a file in %s: %s", dir,
 			   strerror(errno));
 	if (fchmod(fd, 0400) != 0) {
 		rc = -errno;
-		say(0, "keygen: chmod %s: %s", tmp, strerror(-rc));
+		hactl_say(0, "keygen: chmod %s: %s", tmp, strerror(-rc));
 		goto fail;
 	}
 	if ((rc = fill_random(key, sizeof(key))) != 0) {
-		say(0, "keygen: getrandom: %s", strerror(-rc));
+		hactl_say(0, "keygen: getrandom: %s", strerror(-rc));
 		goto fail;
 	}
 	rc = write_all(fd, key, sizeof(key));
 	explicit_bzero(key, sizeof(key));
 	if (rc != 0 || fsync(fd) != 0) {
 		rc = rc != 0 ? rc : -errno;
-		say(0, "keygen: write %s: %s", tmp, strerror(-rc));
+		hactl_say(0, "keygen: write %s: %s", tmp, strerror(-rc));
 		goto fail;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
 		rc = -errno;
-		say(0, "keygen: close %s: %s", tmp, strerror(-rc));
+		hactl_say(0, "keygen: close %s: %s", tmp, strerror(-rc));
 		goto fail;
 	}
 	fd = -1;
@@ -157,16 +146,16 @@ static int write_key(const char *path, bool force)
 	if (rc != 0) {
 		rc = -errno;
 		if (rc == -EEXIST) {
-			st = say(KEYGEN_EXISTS, "keygen: %s exists; give --force to "
+			st = hactl_say(KEYGEN_EXISTS, "keygen: %s exists; give --force to "
 				 "replace it", path);
 			goto fail_quiet;
 		}
-		say(0, "keygen: rename %s to %s: %s", tmp, path, strerror(-rc));
+		hactl_say(0, "keygen: rename %s to %s: %s", tmp, path, strerror(-rc));
 		goto fail;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) != 0) {
-		say(0, "keygen: fsync %s: %s (the key is written but may not "
+		hactl_say(0, "keygen: fsync %s: %s (the key is written but may not "
 		    "survive a crash)", dir, strerror(errno));
 		if (dfd >= 0)
 			close(dfd);
@@ -210,17 +199,17 @@ int hactl_keygen(int argc, char **argv)
 			fputs(keygen_usage, stdout);
 			return KEYGEN_OK;
 		case ':':
-			return say(KEYGEN_USAGE, "keygen: option %s needs an argument\n"
+			return hactl_say(KEYGEN_USAGE, "keygen: option %s needs an argument\n"
 				   "Try 'hactl keygen --help'.", argv[optind - 1]);
 		default:
-			return say(KEYGEN_USAGE, "keygen: unknown option %s\n"
+			return hactl_say(KEYGEN_USAGE, "keygen: unknown option %s\n"
 				   "Try 'hactl keygen --help'.", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return say(KEYGEN_USAGE, "keygen: unexpected argument \"%s\"\n"
+		return hactl_say(KEYGEN_USAGE, "keygen: unexpected argument \"%s\"\n"
 			   "Try 'hactl keygen --help'.", argv[optind]);
 	if (path[0] == '\0')
-		return say(KEYGEN_USAGE, "keygen: empty file name");
+		return hactl_say(KEYGEN_USAGE, "keygen: empty file name");
 	return write_key(path, force);
 }
