@@ -19,7 +19,7 @@
 
 #define DECIDE_MS 50
 #define CONFIRM_RETRY_MS 3000
-#define PILL_GRACE_MS 3000 /* tests/sim/simfd.c mirrors it */
+#define PILL_GRACE_MS 5000 /* tests/sim/simfd.c mirrors it */
 
 static bool is_pill(enum hb_msg_type t)
 {

@@ -751,7 +751,7 @@ static void reset_incident(struct fpeer *p)
 	p->unfenceable_logged = false;
 }
 
-#define SIM_PILL_GRACE_MS 3000 /* decide.c PILL_GRACE_MS */
+#define SIM_PILL_GRACE_MS 5000 /* decide.c PILL_GRACE_MS */
 
 static void pill_step(struct sfd *d, uint32_t id, struct fpeer *p)
 {
