@@ -394,7 +394,9 @@ c_snap() { # I
 		       and $st.local.synced) | not then "view: xenhad not synced/quorate with \($n) members"
 		   elif ($fs.armed and $fs.petting) | not then "view: watchdog not armed and petted"
 		   else "view: ok" end),
-		  ($dom.domains[] | "dom: \(.name) \(.state) \(.target) \(.host // "-")"),
+		  ($dom.domains[] | "dom: \(.name) \(.state) \(.target) \(.host // "-") \(
+		      if .state == "failed" and .restarts >= .max_restarts
+		         and .relocations >= .max_relocations then "gaveup" else "-" end)"),
 		  ($dom.domains[] | "state: \([.name, .state, .target, .host, .generation])"),
 		  ($nodes.nodes[] | "state: \([.name, .member, .fence, .standby, .maintenance])"),
 		  ($hist.events[] | "state: \([.seq, .time_ms, .type, .domain, .text])"),
@@ -442,9 +444,11 @@ c_converged() {
 	for ((i = 1; i <= C_HOSTS; i++)); do
 		c_snap "$i" || { C_WHY="h$i: ${C_HVIEW[$i]:-no answer}"; return 1; }
 	done
-	# budget ran out: the operator starts it again (logged, not a violation)
-	for d in $(awk '$3 == "stopped" { print $1 }' <<< "$C_DOMS1"); do
-		c_log "  restore: $d gave up (target stopped): hactl domain start $d"
+	# restart budget ran out (the scheduler leaves it failed, or the
+	# policy set its target to stopped): the operator starts it again
+	# (logged, not a violation)
+	for d in $(awk '$3 == "stopped" || $5 == "gaveup" { print $1 }' <<< "$C_DOMS1"); do
+		c_log "  restore: $d ran out of restarts and relocations: hactl domain start $d"
 		xh_hactl 1 domain start "$d" >/dev/null 2>&1
 		C_WHY="$d restarted by the operator"
 		return 1
@@ -525,16 +529,24 @@ while [ "$C_FAULTS_DONE" -lt "$C_FAULTS" ]; do
 		[ "$(c_fires "$i")" = "${fires0[$i]}" ] || fired="${fired}h$i "
 	done
 	c_log "  recovered in ${C_RECOVER_S}s${fired:+; watchdog fired on: $fired}; ${C_ORACLE#oracle: }"
-	# a watchdog that fired on a host no fault of this step touched
-	for h in $fired; do
-		touched=0
-		for f in "${C_STEP[@]}"; do
-			# a partition or a one-way loss may fence either side
-			case $f in partition* | oneway* | restart-cluster) touched=1 ;; esac
-			case " $f " in *" ${h#h} "*) touched=1 ;; esac
-		done
-		[ "$touched" = 1 ] || c_anomaly "$h was reset by its watchdog though no fault touched it"
+	# a watchdog that fired on a host no fault of this step touched, while
+	# the untouched hosts still made a majority (otherwise losing quorum
+	# and self-fencing is what they must do)
+	touched=" "
+	for f in "${C_STEP[@]}"; do
+		set -- $f
+		case $1 in
+		partition* | oneway* | restart-cluster) touched=all ;;
+		crash-domain | shutdown-domain) ;;
+		*) [ "$touched" = all ] || touched="$touched$2 " ;;
+		esac
 	done
+	nt=$(wc -w <<< "$touched")
+	if [ "$touched" != all ] && [ $((2 * (C_HOSTS - nt))) -gt "$C_HOSTS" ]; then
+		for h in $fired; do
+			case $touched in *" ${h#h} "*) ;; *) c_anomaly "$h was reset by its watchdog though no fault touched it" ;; esac
+		done
+	fi
 done
 
 c_summary
