@@ -50,7 +50,10 @@ enum xh_dom_state {
 	XH_DS_RUNNING = 2,  /* owner reported it running at generation G */
 	XH_DS_STOPPING = 3, /* owner told to stop it */
 	XH_DS_FAILED = 4,   /* ended on its owner (crash/exit/start failure); owner clear */
-	XH_DS_LOST = 5,     /* owner left the membership: awaiting fencing */
+	XH_DS_LOST = 5,     /* owner left the membership: awaiting fencing (see below
+			       for a LOST domain that carries migration fields) */
+	XH_DS_MIGRATING = 6, /* live migration from owner (the source, the only host
+				allowed to run it) to mig_target; see "Live migration" */
 	XH_DS__COUNT
 };
 
@@ -98,7 +101,36 @@ struct xh_domain {
 	uint32_t relocations;         /* failure relocations since last reset */
 	uint64_t since_ms;            /* time of the last placement state change */
 	char reason[XH_REASON_MAX];   /* why it is in this state ("" if nothing to say) */
+
+	/* live migration (docs/migration.md); both 0 unless state is MIGRATING
+	 * or LOST-with-migration (see "Live migration" below) */
+	uint32_t mig_target;          /* node id of the migration target */
+	uint64_t mig_id;              /* state seq at MIGRATE_BEGIN: names the attempt */
 };
+
+/*
+ * Live migration in the replicated state (docs/migration.md).
+ *
+ *  RUNNING(owner A, gen G) --MIGRATE_BEGIN(A->B, G)--> MIGRATING(owner A,
+ *      mig_target B, mig_id = seq of the BEGIN).  Only A may run it; its
+ *      memory counts on A and on B.
+ *  MIGRATING --MIGRATE_DONE(from B, mig_id)--> RUNNING(owner B, gen G+1).
+ *      The target starts its copy at generation G+1 (the executor passes
+ *      G+1 to hv migrate_recv), so the placement matches it after DONE.
+ *  MIGRATING --MIGRATE_ABORTED(from A, mig_id)--> RUNNING(owner A, gen G).
+ *  MIGRATING, A leaves the membership --> LOST(owner A, mig fields kept):
+ *      a MIGRATE_DONE from B may still claim it (LOST -> RUNNING on B).
+ *  LOST(owner A, mig B), A confirmed fenced:
+ *      B not confirmed fenced (a member, or pending) --> LOST(owner B,
+ *          gen G+1, mig fields kept): awaiting the target's report
+ *          (STARTED at G+1 if it runs there, EXITED if not, or DONE);
+ *      B confirmed fenced --> STOPPED (restartable, as for any domain).
+ *  MIGRATING, B leaves: nothing changes (A still owns it; A's executor
+ *      resolves it with MIGRATE_ABORTED, after an in-doubt switch-over only
+ *      once B is confirmed fenced).
+ * While MIGRATING, STOP/STOPPED/EXITED/START_FAILED/STARTED are refused:
+ * only the migration outcome (or membership and fencing) changes it.
+ */
 
 enum xh_event_type {
 	XH_EV_DOMAIN_ADDED = 1,
@@ -113,8 +145,11 @@ enum xh_event_type {
 	XH_EV_QUORUM,
 	XH_EV_REJECTED,       /* reserved: the state machine does not log rejections */
 	XH_EV_FENCE_STARTED,  /* xenha-fenced began fencing a pending host */
+	XH_EV_MIGRATION,      /* live migration begun / done / aborted */
+	XH_EV_DISARM,         /* HA actions disarmed / re-armed */
 };
-#define XH_EV_LAST XH_EV_FENCE_STARTED /* the highest event type (codecs check against it) */
+#define XH_EV_LAST XH_EV_DISARM /* the highest event type (codecs check against it) */
+#define XH_EV_LAST_V1 XH_EV_FENCE_STARTED /* the highest before migration (wire v1) */
 
 struct xh_event {
 	uint64_t seq;                 /* event number, increasing from 1 */
@@ -142,6 +177,12 @@ struct xh_state {
 	uint32_t ev_head;             /* index of the oldest entry */
 	uint64_t ev_next_seq;         /* seq of the next event */
 	struct xh_event *events;
+
+	/* DISARM: while the scheduler's wall clock is < this, it emits nothing
+	 * (no restart, no placement, no drain); 0 = armed.  Wall-clock ms, the
+	 * clock of xh_cmd.time_ms.  Re-arms by itself when the time passes (no
+	 * command, no history event: the scheduler compares the times). */
+	uint64_t disarmed_until_ms;
 };
 
 /* ---- commands ---- */
@@ -163,6 +204,10 @@ enum xh_cmd_type {
 	XH_CMD_FENCE_CONFIRM,    /* host confirmed fenced */
 	XH_CMD_HOST_FLAGS,       /* standby / maintenance */
 	XH_CMD_FENCE_BEGIN,      /* fencing of a pending host started (history only) */
+	XH_CMD_MIGRATE_BEGIN,    /* coordinator / operator: live-migrate source -> target */
+	XH_CMD_MIGRATE_DONE,     /* target: migrate_recv returned 0, it runs the domain */
+	XH_CMD_MIGRATE_ABORTED,  /* source: the domain runs on the source again */
+	XH_CMD_DISARM,           /* pause HA actions until until_ms (0 = re-arm now) */
 	XH_CMD__COUNT
 };
 
@@ -235,6 +280,18 @@ struct xh_cmd {
 			uint8_t standby;      /* 0/1 */
 			uint8_t maintenance;  /* 0/1 */
 		} flags;
+		struct {              /* MIGRATE_BEGIN, MIGRATE_DONE, MIGRATE_ABORTED */
+			char name[XH_NAME_MAX];
+			uint32_t source;      /* BEGIN, ABORTED (= sender) */
+			uint32_t target;      /* BEGIN, DONE (= sender) */
+			uint64_t generation;  /* BEGIN: the RUNNING generation G (CAS) */
+			uint64_t mig_id;      /* DONE, ABORTED: the attempt (0 in BEGIN) */
+			uint32_t downtime_ms; /* DONE: measured switch-over downtime */
+			char reason[XH_REASON_MAX]; /* ABORTED: why ("" = none given) */
+		} mig;
+		struct {              /* DISARM */
+			uint64_t until_ms;    /* wall-clock ms; 0 = re-arm now */
+		} disarm;
 	} u;
 };
 
@@ -268,6 +325,15 @@ int xh_state_copy(struct xh_state *dst, const struct xh_state *src);
  * placement; -EHOSTDOWN target host not a member or fenced (PLACE), or a
  * non-member reclaiming a LOST domain; -EALREADY repeated report or fence
  * confirm; -ENOMEM out of memory.
+ * MIGRATE_BEGIN: -EAGAIN no quorum; -ENOENT domain or host; -ESTALE not
+ * RUNNING on source at that generation; -EBUSY already migrating,
+ * anti-affinity conflict on the target, or source/target in standby or
+ * maintenance (target) / maintenance (source); -EINVAL target == source,
+ * target stopped, avoided target; -EHOSTDOWN source or target not a member
+ * or fenced; -ENOSPC no room on the target.  MIGRATE_DONE / ABORTED:
+ * -EPERM sender is not the target / source named; -ESTALE no such
+ * migration (state, mig_id, target or owner differ).  DISARM: -EINVAL
+ * until_ms in the past (use 0 to re-arm).
  */
 int xh_state_apply(struct xh_state *s, const struct xh_cmd *c,
 		   struct xh_apply_result *res);
@@ -278,7 +344,9 @@ int xh_state_apply(struct xh_state *s, const struct xh_cmd *c,
  * fence in range, a member is never pending or confirmed fenced; domains
  * strictly sorted by name (so at most one placement per domain), enums and
  * counts in range, owner != 0 iff xh_dom_state_has_owner(state), owner and
- * last_owner known hosts or 0, an owner is never confirmed fenced; history
+ * last_owner known hosts or 0, an owner is never confirmed fenced;
+ * MIGRATING has a known mig_target != owner and mig_id != 0; mig fields
+ * are set only in MIGRATING or LOST, and mig_id != 0 iff mig_target != 0; history
  * ring bounds (ev_count <= ev_cap, ev_head < ev_cap, ev_cap > 0); qseq <=
  * seq.  O(n) in the number of domains.
  */
@@ -308,5 +376,9 @@ const char *xh_event_type_str(uint8_t t);
 
 /* Is the domain possibly running somewhere (owner != 0)? */
 bool xh_dom_state_has_owner(uint8_t st);
+
+/* Does d's memory count on host nodeid: its owner, or the target of its
+ * migration (MIGRATING, or LOST with migration fields)? */
+bool xh_dom_uses_host(const struct xh_domain *d, uint32_t nodeid);
 
 #endif

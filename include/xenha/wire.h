@@ -11,6 +11,19 @@
  *  16  payload
  * Decoders reject bad magic, unknown version/type, any length mismatch
  * (every truncation), trailing bytes and bad checksums.
+ *
+ * Versions: 1 (before live migration) and 2, which adds the commands
+ * MIGRATE_BEGIN/DONE/ABORTED and DISARM, and to the snapshot the domain
+ * fields mig_target and mig_id, the state's disarmed_until_ms, the domain
+ * state MIGRATING and the events MIGRATION and DISARM (byte layout:
+ * docs/migration.md).  An encoder writes the LOWEST version that can carry
+ * the value: old command types and snapshots without migration or disarm
+ * facts stay version 1, byte for byte, so a cluster keeps working while
+ * its nodes are upgraded one by one (until a new command is used), and a
+ * version-1 state file still loads.  A decoder accepts both versions and
+ * refuses a version-2 frame that version 1 could have carried (the
+ * encoding stays canonical) and a version-1 frame with version-2 content.
+ * A version-1 node refuses every version-2 frame (-EPROTO).
  */
 #ifndef XENHA_WIRE_H
 #define XENHA_WIRE_H
@@ -20,7 +33,8 @@
 #include "xenha/state.h"
 
 #define WIRE_MAGIC "XHW1"
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2       /* newest version this codec writes and reads */
+#define WIRE_VERSION_MIN 1   /* oldest version it still reads (and writes) */
 #define WIRE_HDR_LEN 16
 #define WIRE_MAX_PAYLOAD (64u << 20)
 /* Largest history ring (xh_state.ev_cap) a snapshot may carry. */

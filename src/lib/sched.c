@@ -98,7 +98,7 @@ int64_t sched_host_free_mb(const struct xh_state *s, const struct xh_host *h)
 	for (i = 0; i < s->n_domains; i++) {
 		const struct xh_domain *d = &s->domains[i];
 
-		if (d->owner == h->nodeid)
+		if (xh_dom_uses_host(d, h->nodeid))
 			free_mb -= (int64_t)d->memory_mb + h->dom_overhead_mb;
 	}
 	return free_mb;
@@ -132,7 +132,19 @@ int64_t sched_host_free_mb(const struct xh_state *s, const struct xh_host *h)
  *    if no host qualifies, it is reported unplaced with the reason.
  * 5. A domain whose target is stopped and which is starting or running on
  *    a member host is stopped.
- * 6. No action for a domain that is lost (its host left and is not yet
+ * 6. Drain (only when the caller handles migrations): a host in standby
+ *    that is a member, not fenced and not in maintenance has its RUNNING
+ *    domains (target started) live-migrated away, highest priority first,
+ *    with at most max_concurrent migrations from it at a time (MIGRATING
+ *    domains it owns count), each to the host rule 4 picks (never the
+ *    source).  A domain with no such host stays and is reported.  Domains
+ *    that are not running are restarted elsewhere by rules 3-4 as before
+ *    (the standby host is not eligible).  Drains are planned after every
+ *    restart: recovering a failed domain comes first.
+ * 7. A migrating domain is never placed or stopped (it has an owner), and
+ *    its memory and group count on its source and on its target.
+ * 8. While disarmed (DISARM, until the time passes) nothing is planned.
+ * 9. No action for a domain that is lost (its host left and is not yet
  *    confirmed fenced: it may still run there), for domains on a
  *    maintenance host, or for a failed domain whose last host is in
  *    maintenance (the operator is working there).  At most one action per
@@ -459,6 +471,86 @@ static int classify(struct sctx *x, struct sched_plan *out, uint32_t dom,
 	return 0;
 }
 
+/* Rule 8. */
+static bool disarmed(const struct xh_state *s, const struct sched_input *in)
+{
+	uint64_t wall = in != NULL ? in->wall_ms : 0;
+
+	return s->disarmed_until_ms != 0 && (wall == 0 || wall < s->disarmed_until_ms);
+}
+
+/* Can host hi be drained now (rule 6)? */
+static bool draining(const struct sctx *x, uint32_t hi)
+{
+	const struct xh_host *h = &x->s->hosts[hi];
+
+	return h->standby && h->member && h->fence == XH_FENCE_NONE &&
+	       !h->maintenance && !x->h[hi].failed;
+}
+
+/* Rule 6; cands is scratch space for s->n_domains entries. */
+static int drain(struct sctx *x, const struct sched_input *in, struct sched_plan *out,
+		 struct cand *cands)
+{
+	const struct xh_state *s = x->s;
+	uint32_t inflight[XH_MAX_HOSTS] = { 0 };
+	uint32_t maxc = in->max_concurrent ? in->max_concurrent : 2;
+	uint32_t i, n = 0;
+	bool any = false;
+	int rc;
+
+	for (i = 0; i < s->n_hosts; i++)
+		any = any || draining(x, i);
+	if (!any)
+		return 0;
+	for (i = 0; i < s->n_domains; i++) {
+		const struct xh_domain *d = &s->domains[i];
+		uint32_t oi = host_index(s, d->owner);
+
+		if (oi == NO_HOST || !draining(x, oi))
+			continue;
+		if (d->state == XH_DS_MIGRATING) {
+			inflight[oi]++;
+			continue;
+		}
+		if (d->state != XH_DS_RUNNING || d->target != XH_TARGET_STARTED)
+			continue;
+		cands[n++] = (struct cand){
+			.priority = d->priority, .memory_mb = d->memory_mb, .name = d->name,
+			.dom = i, .host = oi, .kind = CAND_RELOCATE,
+		};
+	}
+	qsort(cands, n, sizeof(*cands), cand_cmp);
+	for (i = 0; i < n; i++) {
+		const struct cand *c = &cands[i];
+		const struct xh_domain *d = &s->domains[c->dom];
+		struct pick_diag dg;
+		uint32_t hi;
+
+		if (inflight[c->host] >= maxc)
+			continue; /* waits for a slot */
+		hi = pick_host(x, c->dom, avoid_mask(x, d), c->host, &dg);
+		if (hi == NO_HOST) {
+			rc = plan_unplaced(out, c->dom, "drain: no target: %s",
+					   dg.hosts == 0 ? "no eligible host" :
+					   dg.mem_ok == 0 ? "no eligible host with room" :
+					   "anti-affinity group on every host with room");
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		x->h[hi].free_mb -= need_mb(x, hi, d);
+		group_add(x, hi, x->gid[c->dom]);
+		rc = plan_action(out, SCHED_MIGRATE, c->dom, s->hosts[hi].nodeid,
+				 d->generation);
+		if (rc < 0)
+			return rc;
+		out->actions[out->n - 1].source = d->owner;
+		inflight[c->host]++;
+	}
+	return 0;
+}
+
 static void sctx_free(struct sctx *x)
 {
 	free(x->gid);
@@ -475,7 +567,7 @@ int sched_compute(const struct xh_state *s, const struct sched_input *in,
 
 	out->n = 0;
 	out->n_unplaced = 0;
-	if (!s->quorate)
+	if (!s->quorate || disarmed(s, in))
 		return 0;
 
 	memset(&x, 0, sizeof(x));
@@ -499,15 +591,21 @@ int sched_compute(const struct xh_state *s, const struct sched_input *in,
 	if (rc < 0)
 		goto out;
 
-	/* what runs where: memory and groups per host */
+	/* what runs where: memory and groups per host (a migrating domain
+	 * on both its hosts, rule 7) */
 	for (i = 0; i < s->n_domains; i++) {
 		const struct xh_domain *d = &s->domains[i];
 		uint32_t oi = host_index(s, d->owner);
+		uint32_t mi = d->mig_target != d->owner ? host_index(s, d->mig_target) : NO_HOST;
 
-		if (oi == NO_HOST || x.h[oi].failed)
-			continue;
-		x.h[oi].free_mb -= need_mb(&x, oi, d);
-		group_add(&x, oi, x.gid[i]);
+		if (oi != NO_HOST && !x.h[oi].failed) {
+			x.h[oi].free_mb -= need_mb(&x, oi, d);
+			group_add(&x, oi, x.gid[i]);
+		}
+		if (mi != NO_HOST && !x.h[mi].failed) {
+			x.h[mi].free_mb -= need_mb(&x, mi, d);
+			group_add(&x, mi, x.gid[i]);
+		}
 	}
 
 	cands = malloc(((size_t)s->n_domains + 1) * sizeof(*cands));
@@ -526,6 +624,11 @@ int sched_compute(const struct xh_state *s, const struct sched_input *in,
 		if (rc < 0)
 			goto out;
 	}
+	if (in != NULL && in->migrate) {
+		rc = drain(&x, in, out, cands);
+		if (rc < 0)
+			goto out;
+	}
 	rc = 0;
 out:
 	free(cands);
@@ -534,5 +637,60 @@ out:
 		out->n = 0;
 		out->n_unplaced = 0;
 	}
+	return rc;
+}
+
+int sched_pick_migration_target(const struct xh_state *s, const char *name,
+				uint32_t *nodeid)
+{
+	const struct xh_domain *d = xh_state_domain(s, name);
+	struct sctx x;
+	struct pick_diag dg;
+	uint32_t i, dom, oi, hi;
+	int rc;
+
+	if (d == NULL)
+		return -ENOENT;
+	if (d->state != XH_DS_RUNNING)
+		return -EINVAL;
+	dom = (uint32_t)(d - s->domains);
+	oi = host_index(s, d->owner);
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	for (i = 0; i < s->n_hosts; i++) {
+		const struct xh_host *h = &s->hosts[i];
+
+		x.h[i].eligible = h->member && h->fence == XH_FENCE_NONE &&
+				  !h->standby && !h->maintenance;
+		x.h[i].free_mb = host_base_free(h);
+	}
+	index_host_names(&x);
+	rc = intern_groups(&x);
+	if (rc < 0)
+		goto out;
+	for (i = 0; i < s->n_domains; i++) {
+		const struct xh_domain *o = &s->domains[i];
+		uint32_t a = host_index(s, o->owner);
+		uint32_t b = o->mig_target != o->owner ? host_index(s, o->mig_target) : NO_HOST;
+
+		/* the domain itself counts on its owner only, which is excluded */
+		if (a != NO_HOST) {
+			x.h[a].free_mb -= need_mb(&x, a, o);
+			group_add(&x, a, x.gid[i]);
+		}
+		if (b != NO_HOST) {
+			x.h[b].free_mb -= need_mb(&x, b, o);
+			group_add(&x, b, x.gid[i]);
+		}
+	}
+	hi = pick_host(&x, dom, avoid_mask(&x, d), oi, &dg);
+	if (hi == NO_HOST) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	*nodeid = s->hosts[hi].nodeid;
+	rc = 0;
+out:
+	sctx_free(&x);
 	return rc;
 }

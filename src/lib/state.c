@@ -81,6 +81,7 @@ static const char *const dom_state_names[XH_DS__COUNT] = {
 	[XH_DS_STOPPING] = "stopping",
 	[XH_DS_FAILED] = "failed",
 	[XH_DS_LOST] = "lost",
+	[XH_DS_MIGRATING] = "migrating",
 };
 
 const char *xh_dom_state_str(uint8_t st)
@@ -141,6 +142,10 @@ static const char *const cmd_names[XH_CMD__COUNT] = {
 	[XH_CMD_FENCE_CONFIRM] = "fence-confirm",
 	[XH_CMD_HOST_FLAGS] = "host-flags",
 	[XH_CMD_FENCE_BEGIN] = "fence-begin",
+	[XH_CMD_MIGRATE_BEGIN] = "migrate-begin",
+	[XH_CMD_MIGRATE_DONE] = "migrate-done",
+	[XH_CMD_MIGRATE_ABORTED] = "migrate-aborted",
+	[XH_CMD_DISARM] = "disarm",
 };
 
 const char *xh_cmd_type_str(uint8_t t)
@@ -163,6 +168,8 @@ const char *xh_event_type_str(uint8_t t)
 	case XH_EV_QUORUM: return "quorum";
 	case XH_EV_REJECTED: return "rejected";
 	case XH_EV_FENCE_STARTED: return "fence-started";
+	case XH_EV_MIGRATION: return "migration";
+	case XH_EV_DISARM: return "disarm";
 	default: return "unknown";
 	}
 }
@@ -170,7 +177,14 @@ const char *xh_event_type_str(uint8_t t)
 bool xh_dom_state_has_owner(uint8_t st)
 {
 	return st == XH_DS_STARTING || st == XH_DS_RUNNING ||
-	       st == XH_DS_STOPPING || st == XH_DS_LOST;
+	       st == XH_DS_STOPPING || st == XH_DS_LOST || st == XH_DS_MIGRATING;
+}
+
+bool xh_dom_uses_host(const struct xh_domain *d, uint32_t nodeid)
+{
+	if (nodeid == 0)
+		return false;
+	return d->owner == nodeid || d->mig_target == nodeid;
 }
 
 /* ---- lifecycle ---- */
@@ -475,6 +489,11 @@ static void dom_transition(struct xh_state *s, struct xh_domain *d, uint8_t to,
 
 	if (owner == 0 && d->owner != 0)
 		d->last_owner = d->owner;
+	/* migration fields live only in MIGRATING and LOST (state.h) */
+	if (to != XH_DS_MIGRATING && to != XH_DS_LOST) {
+		d->mig_target = 0;
+		d->mig_id = 0;
+	}
 	d->state = to;
 	d->owner = owner;
 	d->since_ms = now;
@@ -616,6 +635,19 @@ static int check_domain(const struct xh_state *s, uint32_t i, char *why, size_t 
 	if (d->last_owner != 0 && xh_state_host(s, d->last_owner) == NULL) {
 		say(why, whylen, "domain %s: last owner %" PRIu32 " is not a known host",
 		    d->name, d->last_owner);
+		return -EPROTO;
+	}
+	if ((d->mig_target == 0) != (d->mig_id == 0) ||
+	    (d->state == XH_DS_MIGRATING && (d->mig_target == 0 || d->mig_target == d->owner)) ||
+	    (d->mig_target != 0 && d->state != XH_DS_MIGRATING && d->state != XH_DS_LOST)) {
+		say(why, whylen, "domain %s: state %s with migration target %" PRIu32
+		    " id %" PRIu64, d->name, xh_dom_state_str(d->state), d->mig_target,
+		    d->mig_id);
+		return -EPROTO;
+	}
+	if (d->mig_target != 0 && xh_state_host(s, d->mig_target) == NULL) {
+		say(why, whylen, "domain %s: migration target %" PRIu32 " is not a known host",
+		    d->name, d->mig_target);
 		return -EPROTO;
 	}
 	return 0;
@@ -842,8 +874,10 @@ static int do_membership(struct apply_ctx *a)
 			char reason[XH_REASON_MAX];
 			uint32_t hi;
 
+			/* a MIGRATING domain whose source left keeps its
+			 * migration fields: the target may still claim it */
 			if (d->state != XH_DS_STARTING && d->state != XH_DS_RUNNING &&
-			    d->state != XH_DS_STOPPING)
+			    d->state != XH_DS_STOPPING && d->state != XH_DS_MIGRATING)
 				continue;
 			if (!host_find(s, d->owner, &hi) || !left[hi])
 				continue;
@@ -1322,7 +1356,8 @@ static int do_stopped(struct apply_ctx *a)
 	rc = lookup_placed(a, &d);
 	if (rc < 0)
 		return rc;
-	if (!xh_dom_state_has_owner(d->state))
+	/* while MIGRATING only the migration outcome decides (state.h) */
+	if (!xh_dom_state_has_owner(d->state) || d->state == XH_DS_MIGRATING)
 		return bad_transition(a, d);
 	dom_transition(a->s, d, XH_DS_STOPPED, 0, a->c->time_ms,
 		       a->c->u.place.reason[0] != '\0' &&
@@ -1352,7 +1387,9 @@ static int do_exited(struct apply_ctx *a)
 	rc = lookup_placed(a, &d);
 	if (rc < 0)
 		return rc;
-	if (!xh_dom_state_has_owner(d->state))
+	/* while MIGRATING the target may already run it: an exit on the
+	 * source must not make it restartable; the outcome decides */
+	if (!xh_dom_state_has_owner(d->state) || d->state == XH_DS_MIGRATING)
 		return bad_transition(a, d);
 	reason = report_reason(a->c, buf, sizeof(buf),
 			       crashed ? "crashed" : "shut down",
@@ -1406,9 +1443,28 @@ static int do_fence_confirm(struct apply_ctx *a)
 	for (i = 0; i < s->n_domains; i++) {
 		struct xh_domain *d = &s->domains[i];
 
+		const struct xh_host *t;
+
+		if (d->owner != f->nodeid)
+			continue;
+		/* the source of a migration is gone for good; the target may have
+		 * received the domain (a whole COMMIT): unless it is confirmed
+		 * fenced too, it becomes the owner, at the generation it would
+		 * run the domain with, and must report what it runs */
+		t = d->mig_target != 0 && d->mig_target != d->owner ?
+		    xh_state_host(s, d->mig_target) : NULL;
+		if (d->state == XH_DS_LOST && t != NULL && t->fence != XH_FENCE_CONFIRMED) {
+			char r2[XH_REASON_MAX];
+
+			snprintf(r2, sizeof(r2), "host %s fenced during migration; awaiting "
+				 "the migration target's report", h->name);
+			d->last_owner = d->owner;
+			d->generation++;
+			dom_transition(s, d, XH_DS_LOST, t->nodeid, a->c->time_ms, r2);
+			continue;
+		}
 		/* a host failure is not the domain's fault: counters unchanged */
-		if (d->owner == f->nodeid)
-			dom_transition(s, d, XH_DS_STOPPED, 0, a->c->time_ms, reason);
+		dom_transition(s, d, XH_DS_STOPPED, 0, a->c->time_ms, reason);
 	}
 	a->scope = CHECK_ALL;
 	return 0;
@@ -1437,6 +1493,243 @@ static int do_fence_begin(struct apply_ctx *a)
 	}
 	ev_add(s, a->c->time_ms, XH_EV_FENCE_STARTED, f->nodeid, NULL,
 	       "fencing host %s started by %s", s->hosts[hi].name, by);
+	return 0;
+}
+
+/* ---- live migration (state.h "Live migration", docs/migration.md) ---- */
+
+/* Is the host named on d's avoided list? */
+static bool dom_avoids(const struct xh_domain *d, const struct xh_host *h)
+{
+	uint8_t i;
+
+	for (i = 0; i < d->n_avoided && i < XH_MAX_PREF; i++)
+		if (strcmp(d->avoided[i], h->name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The fit rules of the scheduler (sched.c rule 2 and 4), for one domain on
+ * one host: free memory counts every domain whose memory is on the host
+ * (its owner, or the target of its migration), and no other member of the
+ * domain's anti-affinity group may be there.  O(domains): MIGRATE_BEGIN
+ * is an operator or drain command, not a hot path.
+ */
+static int host_fits(const struct xh_state *s, const struct xh_domain *d,
+		     const struct xh_host *h, char *why, size_t whylen)
+{
+	int64_t free_mb = (int64_t)h->mem_total_mb - (int64_t)h->mem_reserved_mb;
+	uint32_t i;
+
+	for (i = 0; i < s->n_domains; i++) {
+		const struct xh_domain *o = &s->domains[i];
+
+		if (o == d || !xh_dom_uses_host(o, h->nodeid))
+			continue;
+		free_mb -= (int64_t)o->memory_mb + h->dom_overhead_mb;
+		if (d->group[0] != '\0' && strcmp(o->group, d->group) == 0) {
+			say(why, whylen, "domain %s: host %s already has %s of anti-affinity "
+			    "group %s", d->name, h->name, o->name, d->group);
+			return -EBUSY;
+		}
+	}
+	if (free_mb - ((int64_t)d->memory_mb + h->dom_overhead_mb) < 0) {
+		say(why, whylen, "domain %s: host %s has no room for %" PRIu32 " MiB "
+		    "(%" PRId64 " MiB free)", d->name, h->name, d->memory_mb, free_mb);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static int do_migrate_begin(struct apply_ctx *a)
+{
+	struct xh_state *s = a->s;
+	const typeof(a->c->u.mig) *m = &a->c->u.mig;
+	const struct xh_host *src, *tgt;
+	struct xh_domain *d;
+	int rc;
+
+	if (!s->quorate) {
+		say(a->why, a->whylen, "no quorum");
+		return -EAGAIN;
+	}
+	rc = lookup_domain(a, m->name, &d);
+	if (rc < 0)
+		return rc;
+	if (d->state == XH_DS_MIGRATING) {
+		say(a->why, a->whylen, "domain %s is already migrating from %s to %s",
+		    d->name, host_name(s, d->owner), host_name(s, d->mig_target));
+		return -EBUSY;
+	}
+	if (d->state != XH_DS_RUNNING || d->owner != m->source ||
+	    d->generation != m->generation) {
+		say(a->why, a->whylen, "domain %s is not running on %s at generation %"
+		    PRIu64 " (now %s on %s generation %" PRIu64 ")", d->name,
+		    host_name(s, m->source), m->generation, xh_dom_state_str(d->state),
+		    host_name(s, d->owner), d->generation);
+		return -ESTALE;
+	}
+	if (d->target != XH_TARGET_STARTED) {
+		say(a->why, a->whylen, "domain %s: target is stopped", d->name);
+		return -EINVAL;
+	}
+	if (m->target == m->source) {
+		say(a->why, a->whylen, "domain %s: migration target is its source %s",
+		    d->name, host_name(s, m->source));
+		return -EINVAL;
+	}
+	src = xh_state_host(s, m->source);
+	tgt = xh_state_host(s, m->target);
+	if (tgt == NULL) {
+		say(a->why, a->whylen, "no such host (node id %" PRIu32 ")", m->target);
+		return -ENOENT;
+	}
+	/* src is the owner of a RUNNING domain: a known host */
+	if (src == NULL || !src->member || src->fence != XH_FENCE_NONE) {
+		say(a->why, a->whylen, "source host %s is not a member of the cluster",
+		    host_name(s, m->source));
+		return -EHOSTDOWN;
+	}
+	if (src->maintenance) {
+		say(a->why, a->whylen, "source host %s is in maintenance", src->name);
+		return -EBUSY;
+	}
+	if (!tgt->member || tgt->fence != XH_FENCE_NONE) {
+		say(a->why, a->whylen, "host %s is not a member of the cluster", tgt->name);
+		return -EHOSTDOWN;
+	}
+	if (tgt->standby || tgt->maintenance) {
+		say(a->why, a->whylen, "host %s is in %s", tgt->name,
+		    tgt->maintenance ? "maintenance" : "standby");
+		return -EBUSY;
+	}
+	if (dom_avoids(d, tgt)) {
+		say(a->why, a->whylen, "domain %s avoids host %s", d->name, tgt->name);
+		return -EINVAL;
+	}
+	rc = host_fits(s, d, tgt, a->why, a->whylen);
+	if (rc < 0)
+		return rc;
+
+	d->mig_target = tgt->nodeid;
+	d->mig_id = s->seq; /* this command's number: unique, never 0 */
+	dom_transition(s, d, XH_DS_MIGRATING, d->owner, a->c->time_ms, NULL);
+	a->scope = CHECK_DOMAIN;
+	ev_add(s, a->c->time_ms, XH_EV_MIGRATION, tgt->nodeid, d->name,
+	       "migration of %s from %s to %s begun (id %" PRIu64 ")", d->name,
+	       src->name, tgt->name, d->mig_id);
+	return 0;
+}
+
+/* The reason a migration report carries, or dflt. */
+static const char *mig_reason(const struct xh_cmd *c, const char *dflt)
+{
+	if (field_terminated(c->u.mig.reason, sizeof(c->u.mig.reason)) &&
+	    c->u.mig.reason[0] != '\0')
+		return c->u.mig.reason;
+	return dflt;
+}
+
+static int do_migrate_done(struct apply_ctx *a)
+{
+	struct xh_state *s = a->s;
+	const typeof(a->c->u.mig) *m = &a->c->u.mig;
+	char src_name[XH_NAME_MAX];
+	struct xh_domain *d;
+	uint32_t src;
+	int rc;
+
+	rc = lookup_domain(a, m->name, &d);
+	if (rc < 0)
+		return rc;
+	if (a->c->sender != m->target) {
+		say(a->why, a->whylen, "migration report for domain %s about %s sent by %s; "
+		    "only the target reports a completed migration", d->name,
+		    host_name(s, m->target), host_name(s, a->c->sender));
+		return -EPERM;
+	}
+	if ((d->state != XH_DS_MIGRATING && d->state != XH_DS_LOST) ||
+	    d->mig_target == 0 || d->mig_target != m->target || d->mig_id != m->mig_id) {
+		say(a->why, a->whylen, "stale migration report for domain %s from %s id %"
+		    PRIu64 " (now %s on %s, migration id %" PRIu64 ")", d->name,
+		    host_name(s, m->target), m->mig_id, xh_dom_state_str(d->state),
+		    host_name(s, d->owner), d->mig_id);
+		return -ESTALE;
+	}
+	/* the source: the owner, or (LOST after the source was confirmed
+	 * fenced, owner = target already) the host that gave it up */
+	src = d->owner != m->target ? d->owner : d->last_owner;
+	copy_name(src_name, sizeof(src_name), host_name(s, src));
+	/* the target runs the domain at G+1; after the source's fencing the
+	 * placement already carries G+1 */
+	if (d->owner != m->target)
+		d->generation++;
+	d->last_owner = m->target;
+	dom_transition(s, d, XH_DS_RUNNING, m->target, a->c->time_ms, "migrated");
+	a->scope = CHECK_DOMAIN;
+	ev_add(s, a->c->time_ms, XH_EV_MIGRATION, m->target, d->name,
+	       "%s migrated from %s to %s, downtime %" PRIu32 " ms", d->name, src_name,
+	       host_name(s, m->target), m->downtime_ms);
+	return 0;
+}
+
+static int do_migrate_aborted(struct apply_ctx *a)
+{
+	struct xh_state *s = a->s;
+	const typeof(a->c->u.mig) *m = &a->c->u.mig;
+	const char *reason = mig_reason(a->c, "migration aborted");
+	char tgt_name[XH_NAME_MAX];
+	struct xh_domain *d;
+	int rc;
+
+	rc = lookup_domain(a, m->name, &d);
+	if (rc < 0)
+		return rc;
+	if (a->c->sender != m->source) {
+		say(a->why, a->whylen, "migration report for domain %s about %s sent by %s; "
+		    "only the source reports an aborted migration", d->name,
+		    host_name(s, m->source), host_name(s, a->c->sender));
+		return -EPERM;
+	}
+	if (d->state != XH_DS_MIGRATING || d->owner != m->source || d->mig_id != m->mig_id) {
+		say(a->why, a->whylen, "stale migration report for domain %s from %s id %"
+		    PRIu64 " (now %s on %s, migration id %" PRIu64 ")", d->name,
+		    host_name(s, m->source), m->mig_id, xh_dom_state_str(d->state),
+		    host_name(s, d->owner), d->mig_id);
+		return -ESTALE;
+	}
+	copy_name(tgt_name, sizeof(tgt_name), host_name(s, d->mig_target));
+	dom_transition(s, d, XH_DS_RUNNING, d->owner, a->c->time_ms, reason);
+	a->scope = CHECK_DOMAIN;
+	ev_add(s, a->c->time_ms, XH_EV_MIGRATION, m->source, d->name,
+	       "migration of %s from %s to %s aborted: %s", d->name,
+	       host_name(s, m->source), tgt_name, reason);
+	return 0;
+}
+
+/*
+ * DISARM: the scheduler does nothing until the time (state.h).  Accepted
+ * without quorum: it only ever holds actions back.
+ */
+static int do_disarm(struct apply_ctx *a)
+{
+	struct xh_state *s = a->s;
+	uint64_t until = a->c->u.disarm.until_ms;
+
+	if (until != 0 && until <= a->c->time_ms) {
+		say(a->why, a->whylen, "disarm until %" PRIu64 " is not in the future "
+		    "(now %" PRIu64 "); use 0 to re-arm", until, a->c->time_ms);
+		return -EINVAL;
+	}
+	s->disarmed_until_ms = until;
+	if (until == 0)
+		ev_add(s, a->c->time_ms, XH_EV_DISARM, a->c->sender, NULL,
+		       "HA actions re-armed by %s", host_name(s, a->c->sender));
+	else
+		ev_add(s, a->c->time_ms, XH_EV_DISARM, a->c->sender, NULL,
+		       "HA actions disarmed by %s for %" PRIu64 " s", host_name(s, a->c->sender),
+		       (until - a->c->time_ms + 999) / 1000);
 	return 0;
 }
 
@@ -1497,6 +1790,10 @@ int xh_state_apply(struct xh_state *s, const struct xh_cmd *c,
 	case XH_CMD_FENCE_CONFIRM: rc = do_fence_confirm(&a); break;
 	case XH_CMD_HOST_FLAGS: rc = do_host_flags(&a); break;
 	case XH_CMD_FENCE_BEGIN: rc = do_fence_begin(&a); break;
+	case XH_CMD_MIGRATE_BEGIN: rc = do_migrate_begin(&a); break;
+	case XH_CMD_MIGRATE_DONE: rc = do_migrate_done(&a); break;
+	case XH_CMD_MIGRATE_ABORTED: rc = do_migrate_aborted(&a); break;
+	case XH_CMD_DISARM: rc = do_disarm(&a); break;
 	default:
 		say(why, sizeof(why), "unknown command type %u", c->type);
 		rc = -EINVAL;

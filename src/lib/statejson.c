@@ -132,7 +132,9 @@ static struct json_object *domain_obj(const struct xh_state *s,
 	     put(o, "preferred", name_list(d->preferred, d->n_preferred)) &&
 	     put(o, "avoided", name_list(d->avoided, d->n_avoided)) &&
 	     put_u64(o, "since_ms", d->since_ms) &&
-	     put_str(o, "reason", d->reason);
+	     put_str(o, "reason", d->reason) &&
+	     put_str(o, "migration_target", host_name(s, d->mig_target)) &&
+	     put_u64(o, "migration_id", d->mig_id);
 	if (!ok) {
 		json_object_put(o);
 		return NULL;
@@ -280,7 +282,8 @@ static struct json_object *cluster_obj(const struct xh_state *s,
 	     put_u64(o, "expected_votes", s->expected_votes) &&
 	     put_str(o, "coordinator", host_name(s, l->coordinator)) &&
 	     put_u64(o, "seq", s->seq) &&
-	     put_u64(o, "qseq", s->qseq);
+	     put_u64(o, "qseq", s->qseq) &&
+	     put_u64(o, "disarmed_until_ms", s->disarmed_until_ms);
 	if (!ok) {
 		json_object_put(o);
 		return NULL;
@@ -321,6 +324,7 @@ static struct json_object *domain_counts(const struct xh_state *s)
 		{ "stopped", XH_DS_STOPPED },
 		{ "failed", XH_DS_FAILED },
 		{ "lost", XH_DS_LOST },
+		{ "migrating", XH_DS_MIGRATING },
 	};
 	uint64_t n[XH_DS__COUNT] = { 0 };
 	struct json_object *o = json_object_new_object();

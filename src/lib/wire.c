@@ -257,13 +257,14 @@ static void put_text(struct wr *w, const char *s, size_t max)
 	put_bytes(w, s, n);
 }
 
-static void frame_open(struct wr *w, struct wire_buf *out, uint16_t type)
+static void frame_open(struct wr *w, struct wire_buf *out, uint16_t type,
+		       uint16_t version)
 {
 	w->b = out;
 	w->start = out->len;
 	w->err = 0;
 	put_bytes(w, WIRE_MAGIC, 4);
-	put_u16(w, WIRE_VERSION);
+	put_u16(w, version);
 	put_u16(w, type);
 	put_u32(w, 0);      /* payload length, filled by frame_close */
 	put_u32(w, 0);      /* crc, filled by frame_close */
@@ -289,6 +290,7 @@ static int frame_close(struct wr *w)
 /* ---- reader ---- */
 
 struct rd {
+	uint16_t ver;       /* frame version */
 	const uint8_t *p;   /* payload */
 	size_t len, off;
 	int err;            /* first error, sticky */
@@ -441,7 +443,7 @@ int wire_peek(const uint8_t *p, size_t len, uint16_t *type, size_t *total)
 		return -EMSGSIZE;
 	if (memcmp(p, WIRE_MAGIC, 4) != 0)
 		return -EBADMSG;
-	if (le16_get(p + 4) != WIRE_VERSION)
+	if (le16_get(p + 4) < WIRE_VERSION_MIN || le16_get(p + 4) > WIRE_VERSION)
 		return -EPROTO;
 	t = le16_get(p + 6);
 	if (!type_known(t))
@@ -472,6 +474,7 @@ static int frame_read(const uint8_t *p, size_t len, uint16_t want, struct rd *r)
 		return -EBADMSG;
 	if (le32_get(p + 12) != frame_crc(p, len - WIRE_HDR_LEN))
 		return -EILSEQ;
+	r->ver = le16_get(p + 4);
 	r->p = p + WIRE_HDR_LEN;
 	r->len = len - WIRE_HDR_LEN;
 	r->off = 0;
@@ -553,6 +556,8 @@ enum cmd_body {
 	BODY_PLACE,
 	BODY_FENCE,
 	BODY_FLAGS,
+	BODY_MIG,           /* version 2 */
+	BODY_DISARM,        /* version 2 */
 };
 
 static enum cmd_body cmd_body(uint8_t type)
@@ -581,9 +586,21 @@ static enum cmd_body cmd_body(uint8_t type)
 		return BODY_FENCE;
 	case XH_CMD_HOST_FLAGS:
 		return BODY_FLAGS;
+	case XH_CMD_MIGRATE_BEGIN:
+	case XH_CMD_MIGRATE_DONE:
+	case XH_CMD_MIGRATE_ABORTED:
+		return BODY_MIG;
+	case XH_CMD_DISARM:
+		return BODY_DISARM;
 	default:
 		return BODY_NONE;
 	}
+}
+
+/* The lowest frame version that carries a command body. */
+static uint16_t body_version(enum cmd_body b)
+{
+	return b == BODY_MIG || b == BODY_DISARM ? 2 : 1;
 }
 
 int wire_encode_cmd(struct wire_buf *out, const struct wire_cmd *c)
@@ -592,7 +609,7 @@ int wire_encode_cmd(struct wire_buf *out, const struct wire_cmd *c)
 	struct wr w;
 	uint32_t i;
 
-	frame_open(&w, out, WIRE_CMD);
+	frame_open(&w, out, WIRE_CMD, body_version(cmd_body(m->type)));
 	put_u64(&w, c->req_id);
 	put_u8(&w, m->type);
 	put_u32(&w, m->sender);
@@ -637,6 +654,18 @@ int wire_encode_cmd(struct wire_buf *out, const struct wire_cmd *c)
 		put_u8_max(&w, m->u.flags.standby, 1);
 		put_u8_max(&w, m->u.flags.maintenance, 1);
 		break;
+	case BODY_MIG:
+		put_str(&w, m->u.mig.name, sizeof(m->u.mig.name));
+		put_u32(&w, m->u.mig.source);
+		put_u32(&w, m->u.mig.target);
+		put_u64(&w, m->u.mig.generation);
+		put_u64(&w, m->u.mig.mig_id);
+		put_u32(&w, m->u.mig.downtime_ms);
+		put_str(&w, m->u.mig.reason, sizeof(m->u.mig.reason));
+		break;
+	case BODY_DISARM:
+		put_u64(&w, m->u.disarm.until_ms);
+		break;
 	case BODY_NONE:
 		wr_fail(&w, -EINVAL);
 		break;
@@ -669,6 +698,11 @@ int wire_decode_cmd(const uint8_t *p, size_t len, struct wire_cmd *c)
 	m->type = get_u8(&r);
 	m->sender = get_u32(&r);
 	m->time_ms = get_u64(&r);
+	/* a version-1 frame never carries a version-2 command, and a
+	 * version-2 frame never an old one (canonical encoding) */
+	if (!r.err && cmd_body(m->type) != BODY_NONE &&
+	    body_version(cmd_body(m->type)) != r.ver)
+		rd_fail(&r);
 	switch (r.err ? BODY_NONE : cmd_body(m->type)) {
 	case BODY_HELLO:
 		m->u.hello.nodeid = get_u32(&r);
@@ -709,6 +743,18 @@ int wire_decode_cmd(const uint8_t *p, size_t len, struct wire_cmd *c)
 		m->u.flags.standby = get_u8_max(&r, 1);
 		m->u.flags.maintenance = get_u8_max(&r, 1);
 		break;
+	case BODY_MIG:
+		get_str(&r, m->u.mig.name, sizeof(m->u.mig.name));
+		m->u.mig.source = get_u32(&r);
+		m->u.mig.target = get_u32(&r);
+		m->u.mig.generation = get_u64(&r);
+		m->u.mig.mig_id = get_u64(&r);
+		m->u.mig.downtime_ms = get_u32(&r);
+		get_str(&r, m->u.mig.reason, sizeof(m->u.mig.reason));
+		break;
+	case BODY_DISARM:
+		m->u.disarm.until_ms = get_u64(&r);
+		break;
 	case BODY_NONE:
 		/* unknown command type (or a short fixed part) */
 		rd_fail(&r);
@@ -740,7 +786,7 @@ int wire_encode_offer(struct wire_buf *out, const struct wire_offer *o)
 	struct wr w;
 	uint32_t i;
 
-	frame_open(&w, out, WIRE_SYNC_OFFER);
+	frame_open(&w, out, WIRE_SYNC_OFFER, 1);
 	put_u32(&w, o->nodeid);
 	put_u64(&w, o->qseq);
 	put_u64(&w, o->seq);
@@ -766,6 +812,8 @@ int wire_decode_offer(const uint8_t *p, size_t len, struct wire_offer *o)
 	rc = frame_read(p, len, WIRE_SYNC_OFFER, &r);
 	if (rc < 0)
 		return rc;
+	if (r.ver != 1)
+		rd_fail(&r); /* offers did not change: version 1 only (canonical) */
 	o->nodeid = get_u32(&r);
 	o->qseq = get_u64(&r);
 	o->seq = get_u64(&r);
@@ -796,7 +844,7 @@ int wire_encode_chunk(struct wire_buf *out, const struct wire_chunk *c)
 {
 	struct wr w;
 
-	frame_open(&w, out, WIRE_SNAP_CHUNK);
+	frame_open(&w, out, WIRE_SNAP_CHUNK, 1);
 	if (!chunk_valid(c) || (c->len > 0 && c->data == NULL))
 		wr_fail(&w, -EINVAL);
 	put_u32(&w, c->nodeid);
@@ -818,6 +866,8 @@ int wire_decode_chunk(const uint8_t *p, size_t len, struct wire_chunk *c)
 	rc = frame_read(p, len, WIRE_SNAP_CHUNK, &r);
 	if (rc < 0)
 		return rc;
+	if (r.ver != 1)
+		rd_fail(&r); /* chunks did not change: version 1 only (canonical) */
 	c->nodeid = get_u32(&r);
 	c->round = get_u64(&r);
 	c->index = get_u32(&r);
@@ -864,7 +914,7 @@ static void get_host(struct rd *r, struct xh_host *h)
 	h->fence_since_ms = get_u64(r);
 }
 
-static void put_domain(struct wr *w, const struct xh_domain *d)
+static void put_domain(struct wr *w, const struct xh_domain *d, uint16_t ver)
 {
 	uint8_t i;
 
@@ -885,7 +935,7 @@ static void put_domain(struct wr *w, const struct xh_domain *d)
 		put_str(w, d->avoided[i], XH_NAME_MAX);
 	put_str(w, d->group, sizeof(d->group));
 	/* placement */
-	put_u8_max(w, d->state, XH_DS__COUNT - 1);
+	put_u8_max(w, d->state, ver >= 2 ? XH_DS__COUNT - 1 : XH_DS_LOST);
 	put_u32(w, d->owner);
 	put_u32(w, d->last_owner);
 	put_u64(w, d->generation);
@@ -893,11 +943,18 @@ static void put_domain(struct wr *w, const struct xh_domain *d)
 	put_u32(w, d->relocations);
 	put_u64(w, d->since_ms);
 	put_str(w, d->reason, sizeof(d->reason));
+	if (ver >= 2) {
+		put_u32(w, d->mig_target);
+		put_u64(w, d->mig_id);
+	} else if (d->mig_target != 0 || d->mig_id != 0) {
+		wr_fail(w, -EINVAL);
+	}
 }
 
 /* *d must be zeroed by the caller; d->xlcfg is malloc'd (or NULL). */
 static void get_domain(struct rd *r, struct xh_domain *d)
 {
+	uint8_t max_state = r->ver >= 2 ? XH_DS__COUNT - 1 : XH_DS_LOST;
 	uint8_t i;
 
 	get_str(r, d->name, sizeof(d->name));
@@ -915,7 +972,7 @@ static void get_domain(struct rd *r, struct xh_domain *d)
 	for (i = 0; !r->err && i < d->n_avoided; i++)
 		get_str(r, d->avoided[i], XH_NAME_MAX);
 	get_str(r, d->group, sizeof(d->group));
-	d->state = get_u8_max(r, XH_DS__COUNT - 1);
+	d->state = get_u8_max(r, max_state);
 	d->owner = get_u32(r);
 	d->last_owner = get_u32(r);
 	d->generation = get_u64(r);
@@ -923,13 +980,18 @@ static void get_domain(struct rd *r, struct xh_domain *d)
 	d->relocations = get_u32(r);
 	d->since_ms = get_u64(r);
 	get_str(r, d->reason, sizeof(d->reason));
+	if (r->ver >= 2) {
+		d->mig_target = get_u32(r);
+		d->mig_id = get_u64(r);
+	}
 }
 
-static void put_event(struct wr *w, const struct xh_event *e)
+static void put_event(struct wr *w, const struct xh_event *e, uint16_t ver)
 {
 	put_u64(w, e->seq);
 	put_u64(w, e->time_ms);
-	if (e->type < XH_EV_DOMAIN_ADDED || e->type > XH_EV_LAST)
+	if (e->type < XH_EV_DOMAIN_ADDED ||
+	    e->type > (ver >= 2 ? XH_EV_LAST : XH_EV_LAST_V1))
 		wr_fail(w, -EINVAL);
 	put_u8(w, e->type);
 	put_u32(w, e->nodeid);
@@ -943,41 +1005,69 @@ static void get_event(struct rd *r, struct xh_event *e)
 	e->seq = get_u64(r);
 	e->time_ms = get_u64(r);
 	e->type = get_u8(r);
-	if (e->type < XH_EV_DOMAIN_ADDED || e->type > XH_EV_LAST)
+	if (e->type < XH_EV_DOMAIN_ADDED ||
+	    e->type > (r->ver >= 2 ? XH_EV_LAST : XH_EV_LAST_V1))
 		rd_fail(r);
 	e->nodeid = get_u32(r);
 	get_str(r, e->domain, sizeof(e->domain));
 	get_str(r, e->text, sizeof(e->text));
 }
 
+/*
+ * The lowest snapshot version that carries s: 2 as soon as anything of the
+ * migration or disarm era is in it.  The caller checked the bounds.
+ */
+static uint16_t snapshot_version(const struct xh_state *s)
+{
+	uint32_t i;
+
+	if (s->disarmed_until_ms != 0)
+		return 2;
+	for (i = 0; i < s->n_domains; i++) {
+		const struct xh_domain *d = &s->domains[i];
+
+		if (d->state > XH_DS_LOST || d->mig_target != 0 || d->mig_id != 0)
+			return 2;
+	}
+	for (i = 0; i < s->ev_count; i++)
+		if (s->events[((uint64_t)s->ev_head + i) % s->ev_cap].type > XH_EV_LAST_V1)
+			return 2;
+	return 1;
+}
+
 int wire_encode_snapshot(struct wire_buf *out, const struct xh_state *s)
 {
 	struct wr w;
 	uint32_t i;
+	uint16_t ver;
 
-	frame_open(&w, out, WIRE_SNAPSHOT);
 	if (s->n_hosts > XH_MAX_HOSTS || s->n_domains > XH_MAX_DOMAINS ||
 	    s->ev_cap == 0 || s->ev_cap > WIRE_HISTORY_MAX ||
 	    s->ev_count > s->ev_cap || s->ev_head >= s->ev_cap ||
 	    (s->n_domains > 0 && s->domains == NULL) || s->events == NULL) {
+		frame_open(&w, out, WIRE_SNAPSHOT, 1);
 		wr_fail(&w, -EINVAL);
 		return frame_close(&w);
 	}
+	ver = snapshot_version(s);
+	frame_open(&w, out, WIRE_SNAPSHOT, ver);
 	put_u64(&w, s->seq);
 	put_u64(&w, s->qseq);
 	put_bool(&w, s->quorate);
 	put_u32(&w, s->expected_votes);
+	if (ver >= 2)
+		put_u64(&w, s->disarmed_until_ms);
 	put_u32(&w, s->n_hosts);
 	for (i = 0; i < s->n_hosts && !w.err; i++)
 		put_host(&w, &s->hosts[i]);
 	put_u32(&w, s->n_domains);
 	for (i = 0; i < s->n_domains && !w.err; i++)
-		put_domain(&w, &s->domains[i]);
+		put_domain(&w, &s->domains[i], ver);
 	put_u32(&w, s->ev_cap);
 	put_u64(&w, s->ev_next_seq);
 	put_u32(&w, s->ev_count);
 	for (i = 0; i < s->ev_count && !w.err; i++)
-		put_event(&w, &s->events[((uint64_t)s->ev_head + i) % s->ev_cap]);
+		put_event(&w, &s->events[((uint64_t)s->ev_head + i) % s->ev_cap], ver);
 	return frame_close(&w);
 }
 
@@ -1001,7 +1091,7 @@ int wire_decode_snapshot(const uint8_t *p, size_t len, struct xh_state *s)
 {
 	struct xh_host hosts[XH_MAX_HOSTS];
 	struct xh_domain *doms = NULL;
-	uint64_t seq, qseq, ev_next_seq;
+	uint64_t seq, qseq, ev_next_seq, disarmed_until = 0;
 	uint32_t expected_votes, n_hosts, n_doms = 0, ev_cap, ev_count, i;
 	bool quorate, have_state = false;
 	char why[XH_REASON_MAX];
@@ -1017,6 +1107,8 @@ int wire_decode_snapshot(const uint8_t *p, size_t len, struct xh_state *s)
 	qseq = get_u64(&r);
 	quorate = get_bool(&r);
 	expected_votes = get_u32(&r);
+	if (r.ver >= 2)
+		disarmed_until = get_u64(&r);
 
 	n_hosts = get_u32(&r);
 	if (n_hosts > XH_MAX_HOSTS)
@@ -1066,6 +1158,7 @@ int wire_decode_snapshot(const uint8_t *p, size_t len, struct xh_state *s)
 	s->qseq = qseq;
 	s->quorate = quorate;
 	s->expected_votes = expected_votes;
+	s->disarmed_until_ms = disarmed_until;
 	s->n_hosts = n_hosts;
 	for (i = 0; i < n_hosts; i++)
 		s->hosts[i] = hosts[i];
@@ -1086,6 +1179,11 @@ int wire_decode_snapshot(const uint8_t *p, size_t len, struct xh_state *s)
 	rc = rd_finish(&r);
 	if (rc < 0)
 		goto fail;
+	/* canonical: a version-2 snapshot carries something version 1 cannot */
+	if (snapshot_version(s) != r.ver) {
+		rc = -EBADMSG;
+		goto fail;
+	}
 	if (xh_state_check(s, why, sizeof(why)) != 0) {
 		rc = -EBADMSG;
 		goto fail;

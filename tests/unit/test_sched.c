@@ -741,6 +741,306 @@ static void test_determinism_and_apply(void **st)
 	xh_state_free(&s);
 }
 
+/* ---- live migration: drain, migrating memory, disarm, pick ---- */
+
+static void run_here(struct xh_state *s, const char *name, uint32_t node)
+{
+	const struct xh_domain *d = xh_state_domain(s, name);
+	struct xh_cmd c;
+
+	assert_non_null(d);
+	memset(&c, 0, sizeof(c));
+	c.type = XH_CMD_PLACE;
+	snprintf(c.u.place.name, sizeof(c.u.place.name), "%s", name);
+	c.u.place.nodeid = node;
+	c.u.place.generation = d->generation;
+	assert_int_equal(apply(s, &c), 0);
+	assert_int_equal(report(s, XH_CMD_STARTED, name, node, 0), 0);
+}
+
+static void set_flags(struct xh_state *s, uint32_t node, uint8_t standby, uint8_t maint)
+{
+	struct xh_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = XH_CMD_HOST_FLAGS;
+	c.u.flags.nodeid = node;
+	c.u.flags.standby = standby;
+	c.u.flags.maintenance = maint;
+	assert_int_equal(apply(s, &c), 0);
+}
+
+/* Apply the plan's MIGRATE actions as MIGRATE_BEGIN; all must be accepted. */
+static uint32_t apply_migrations(struct xh_state *s, const struct sched_plan *p)
+{
+	char names[16][XH_NAME_MAX];
+	uint32_t i, n = 0;
+
+	assert_true(p->n <= 16);
+	for (i = 0; i < p->n; i++)
+		strcpy(names[i], s->domains[p->actions[i].domain].name);
+	for (i = 0; i < p->n; i++) {
+		const struct sched_action *a = &p->actions[i];
+		struct xh_cmd c;
+
+		if (a->type != SCHED_MIGRATE)
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.type = XH_CMD_MIGRATE_BEGIN;
+		c.sender = 1;
+		strcpy(c.u.mig.name, names[i]);
+		c.u.mig.source = a->source;
+		c.u.mig.target = a->nodeid;
+		c.u.mig.generation = a->generation;
+		if (apply(s, &c) != 0)
+			fail_msg("migrate %s %u -> %u rejected", names[i], a->source, a->nodeid);
+		n++;
+	}
+	return n;
+}
+
+static int mig_done(struct xh_state *s, const char *name)
+{
+	const struct xh_domain *d = xh_state_domain(s, name);
+	struct xh_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = XH_CMD_MIGRATE_DONE;
+	c.sender = d->mig_target;
+	strcpy(c.u.mig.name, name);
+	c.u.mig.target = d->mig_target;
+	c.u.mig.mig_id = d->mig_id;
+	return apply(s, &c);
+}
+
+static void test_drain(void **st)
+{
+	struct xh_state s;
+	struct sched_plan p;
+	struct sched_input in;
+	uint32_t i, n;
+
+	(void)st;
+	cluster(&s, 3, 16384, 1024);
+	add(&s, "a", 1024, 5, NULL);
+	add(&s, "b", 1024, 9, NULL);
+	add(&s, "c", 1024, 1, NULL);
+	add(&s, "d", 1024, 7, NULL);
+	add(&s, "e", 1024, 3, NULL);
+	for (i = 0; i < 5; i++)
+		run_here(&s, s.domains[i].name, 1);
+	set_flags(&s, 1, 1, 0);
+	sched_plan_init(&p);
+
+	/* a caller that does not handle migrations sees nothing */
+	compute(&s, NULL, &p);
+	assert_int_equal(p.n, 0);
+
+	memset(&in, 0, sizeof(in));
+	in.now_ms = now_ms;
+	in.migrate = true;
+	compute(&s, &in, &p);
+	/* default concurrency 2, highest priority first */
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.actions[0].type, SCHED_MIGRATE);
+	assert_string_equal(s.domains[p.actions[0].domain].name, "b");
+	assert_string_equal(s.domains[p.actions[1].domain].name, "d");
+	for (i = 0; i < p.n; i++) {
+		assert_int_equal(p.actions[i].source, 1);
+		assert_true(p.actions[i].nodeid == 2 || p.actions[i].nodeid == 3);
+	}
+	/* spread by free memory: the second goes to the other host */
+	assert_true(p.actions[0].nodeid != p.actions[1].nodeid);
+	assert_int_equal(apply_migrations(&s, &p), 2);
+	assert_int_equal(xh_state_domain(&s, "b")->state, XH_DS_MIGRATING);
+
+	/* both slots taken: nothing new */
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 0);
+	/* one finishes: one more ("a", priority 5) */
+	assert_int_equal(mig_done(&s, "b"), 0);
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 1);
+	assert_string_equal(s.domains[p.actions[0].domain].name, "a");
+	/* a larger limit */
+	in.max_concurrent = 4;
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 3);
+	n = apply_migrations(&s, &p);
+	assert_int_equal(n, 3);
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 0);
+
+	/* maintenance: HA leaves the host alone, no drain */
+	for (i = 0; i < s.n_domains; i++)
+		if (s.domains[i].state == XH_DS_MIGRATING)
+			assert_int_equal(mig_done(&s, s.domains[i].name), 0);
+	for (i = 0; i < s.n_domains; i++)
+		assert_int_equal(s.domains[i].state, XH_DS_RUNNING);
+	sched_plan_free(&p);
+	xh_state_free(&s);
+}
+
+static void test_drain_maintenance_and_no_target(void **st)
+{
+	struct xh_state s;
+	struct sched_plan p;
+	struct sched_input in;
+
+	(void)st;
+	cluster(&s, 2, 8192, 1024);
+	add(&s, "big", 6000, 0, NULL);
+	add(&s, "small", 512, 0, NULL);
+	add(&s, "fill", 2000, 0, NULL);
+	run_here(&s, "big", 1);
+	run_here(&s, "small", 1);
+	run_here(&s, "fill", 2);
+	memset(&in, 0, sizeof(in));
+	in.now_ms = now_ms;
+	in.migrate = true;
+	sched_plan_init(&p);
+
+	/* maintenance + standby: nothing */
+	set_flags(&s, 1, 1, 1);
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.n_unplaced, 0);
+
+	/* standby: "small" goes, "big" has no target and is reported */
+	set_flags(&s, 1, 1, 0);
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 1);
+	assert_string_equal(s.domains[p.actions[0].domain].name, "small");
+	assert_int_equal(p.actions[0].nodeid, 2);
+	assert_non_null(unplaced_of(&p, &s, "big"));
+	assert_non_null(strstr(unplaced_of(&p, &s, "big")->why, "drain: no target"));
+	assert_int_equal(owner_of(&s, "big"), 1); /* stays */
+	sched_plan_free(&p);
+	xh_state_free(&s);
+}
+
+/* A migrating domain counts on both hosts and is never placed. */
+static void test_migrating_memory(void **st)
+{
+	struct xh_state s;
+	struct sched_plan p;
+	struct xh_cmd c;
+	int64_t before;
+
+	(void)st;
+	cluster(&s, 2, 8192, 1024);
+	add(&s, "m", 4000, 0, NULL);
+	run_here(&s, "m", 1);
+	before = sched_host_free_mb(&s, &s.hosts[1]);
+	memset(&c, 0, sizeof(c));
+	c.type = XH_CMD_MIGRATE_BEGIN;
+	strcpy(c.u.mig.name, "m");
+	c.u.mig.source = 1;
+	c.u.mig.target = 2;
+	c.u.mig.generation = xh_state_domain(&s, "m")->generation;
+	assert_int_equal(apply(&s, &c), 0);
+	assert_int_equal(sched_host_free_mb(&s, &s.hosts[1]), before - 4008);
+	assert_int_equal(sched_host_free_mb(&s, &s.hosts[0]), 8192 - 1024 - 4008);
+	/* 3500 fits on neither host while "m" is on both */
+	add(&s, "n", 3500, 0, NULL);
+	sched_plan_init(&p);
+	compute(&s, NULL, &p);
+	assert_int_equal(p.n, 0);
+	assert_non_null(unplaced_of(&p, &s, "n"));
+	/* done: h1 is free again */
+	assert_int_equal(mig_done(&s, "m"), 0);
+	compute(&s, NULL, &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(planned_node(&p, &s, "n"), 1);
+	sched_plan_free(&p);
+	xh_state_free(&s);
+}
+
+static void test_disarm_window(void **st)
+{
+	struct xh_state s;
+	struct sched_plan p;
+	struct sched_input in;
+	struct xh_cmd c;
+	uint64_t until;
+
+	(void)st;
+	cluster(&s, 2, 8192, 1024);
+	add(&s, "a", 512, 0, NULL);
+	memset(&c, 0, sizeof(c));
+	c.type = XH_CMD_DISARM;
+	c.sender = 1;
+	until = now_ms + 60000;
+	c.u.disarm.until_ms = until;
+	assert_int_equal(apply(&s, &c), 0);
+	memset(&in, 0, sizeof(in));
+	sched_plan_init(&p);
+	/* wall clock unknown: disarmed (the safe side) */
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 0);
+	in.wall_ms = until - 1;
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.n_unplaced, 0);
+	/* re-arms by itself when the time comes */
+	in.wall_ms = until;
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 1);
+	/* explicit re-arm */
+	in.wall_ms = 0;
+	c.u.disarm.until_ms = 0;
+	assert_int_equal(apply(&s, &c), 0);
+	compute(&s, &in, &p);
+	assert_int_equal(p.n, 1);
+	sched_plan_free(&p);
+	xh_state_free(&s);
+}
+
+static void test_pick_migration_target(void **st)
+{
+	struct xh_state s;
+	struct xh_domain_def def;
+	uint32_t node = 0;
+
+	(void)st;
+	cluster(&s, 3, 8192, 1024);
+	add(&s, "a", 1024, 0, NULL);
+	add(&s, "fill", 2048, 0, NULL);
+	add(&s, "b", 7000, 0, NULL);
+	assert_int_equal(sched_pick_migration_target(&s, "zz", &node), -ENOENT);
+	assert_int_equal(sched_pick_migration_target(&s, "a", &node), -EINVAL);
+	run_here(&s, "a", 1);
+	run_here(&s, "fill", 2);
+	/* most free memory: h3 */
+	assert_int_equal(sched_pick_migration_target(&s, "a", &node), 0);
+	assert_int_equal(node, 3);
+	/* standby and maintenance hosts are not targets */
+	set_flags(&s, 3, 1, 0);
+	assert_int_equal(sched_pick_migration_target(&s, "a", &node), 0);
+	assert_int_equal(node, 2);
+	set_flags(&s, 2, 0, 1);
+	assert_int_equal(sched_pick_migration_target(&s, "a", &node), -ENOSPC);
+	set_flags(&s, 2, 0, 0);
+	set_flags(&s, 3, 0, 0);
+	/* no room anywhere but its own host */
+	run_here(&s, "b", 3);
+	xh_domain_def_init(&def, "c");
+	def.memory_mb = 6000;
+	add_def(&s, &def);
+	run_here(&s, "c", 1);
+	assert_int_equal(sched_pick_migration_target(&s, "c", &node), -ENOSPC);
+	/* avoided host skipped; preferred host first */
+	xh_domain_def_init(&def, "p");
+	def.memory_mb = 100;
+	def.n_preferred = 1;
+	snprintf(def.preferred[0], sizeof(def.preferred[0]), "h3");
+	add_def(&s, &def);
+	run_here(&s, "p", 2);
+	assert_int_equal(sched_pick_migration_target(&s, "p", &node), 0);
+	assert_int_equal(node, 3);
+	xh_state_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -757,6 +1057,11 @@ int main(void)
 		cmocka_unit_test(test_lost_never_placed),
 		cmocka_unit_test(test_what_if),
 		cmocka_unit_test(test_determinism_and_apply),
+		cmocka_unit_test(test_drain),
+		cmocka_unit_test(test_drain_maintenance_and_no_target),
+		cmocka_unit_test(test_migrating_memory),
+		cmocka_unit_test(test_disarm_window),
+		cmocka_unit_test(test_pick_migration_target),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1265,6 +1265,424 @@ static void test_apply_aborts_on_violation(void **st)
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
+/* ---- live migration ---- */
+
+static int mig_cmd(struct xh_state *s, uint8_t type, uint32_t sender, const char *name,
+		   uint32_t source, uint32_t target, uint64_t gen, uint64_t mig_id,
+		   struct xh_apply_result *r)
+{
+	struct xh_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = type;
+	c.sender = sender;
+	snprintf(c.u.mig.name, sizeof(c.u.mig.name), "%s", name);
+	c.u.mig.source = source;
+	c.u.mig.target = target;
+	c.u.mig.generation = gen;
+	c.u.mig.mig_id = mig_id;
+	c.u.mig.downtime_ms = 42;
+	return apply(s, &c, r);
+}
+
+static int begin(struct xh_state *s, const char *name, uint32_t src, uint32_t tgt,
+		 uint64_t gen, struct xh_apply_result *r)
+{
+	return mig_cmd(s, XH_CMD_MIGRATE_BEGIN, 1, name, src, tgt, gen, 0, r);
+}
+
+static int mig_done(struct xh_state *s, const char *name, uint32_t tgt, uint64_t id,
+		    struct xh_apply_result *r)
+{
+	return mig_cmd(s, XH_CMD_MIGRATE_DONE, tgt, name, 0, tgt, 0, id, r);
+}
+
+static int mig_aborted(struct xh_state *s, const char *name, uint32_t src, uint64_t id,
+		       struct xh_apply_result *r)
+{
+	return mig_cmd(s, XH_CMD_MIGRATE_ABORTED, src, name, src, 0, 0, id, r);
+}
+
+static void test_migrate_begin_rejects(void **st)
+{
+	struct xh_state s;
+	struct xh_apply_result r;
+	struct xh_domain_def def;
+	uint64_t g;
+
+	(void)st;
+	cluster3(&s);
+	assert_int_equal(hello(&s, 4, "h4", 16384), 0);
+	assert_int_equal(members(&s, 4, 1u, 2u, 3u, 4u), 0);
+	g = run_on(&s, "a", 1);
+
+	assert_int_equal(begin(&s, "zz", 1, 2, g, &r), -ENOENT);
+	assert_int_equal(begin(&s, "a", 1, 2, g + 1, &r), -ESTALE);
+	assert_int_equal(begin(&s, "a", 2, 3, g, &r), -ESTALE);
+	assert_int_equal(begin(&s, "a", 1, 1, g, &r), -EINVAL);
+	assert_int_equal(begin(&s, "a", 1, 9, g, &r), -ENOENT);
+	/* target standby / maintenance */
+	assert_int_equal(host_flags(&s, 2, 1, 0), 0);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), -EBUSY);
+	assert_non_null(strstr(r.reason, "standby"));
+	assert_int_equal(host_flags(&s, 2, 0, 1), 0);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), -EBUSY);
+	assert_non_null(strstr(r.reason, "maintenance"));
+	assert_int_equal(host_flags(&s, 2, 0, 0), 0);
+	/* source in maintenance; source in standby is fine (drain) */
+	assert_int_equal(host_flags(&s, 1, 0, 1), 0);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), -EBUSY);
+	assert_non_null(strstr(r.reason, "source host h1 is in maintenance"));
+	assert_int_equal(host_flags(&s, 1, 0, 0), 0);
+	/* target not a member (pending) */
+	assert_int_equal(members(&s, 3, 1u, 2u, 3u), 0);
+	assert_int_equal(begin(&s, "a", 1, 4, g, &r), -EHOSTDOWN);
+	/* target stopped */
+	assert_int_equal(by_name(&s, XH_CMD_DOMAIN_STOP, "a", NULL), 0);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), -EINVAL);
+	assert_int_equal(by_name(&s, XH_CMD_DOMAIN_START, "a", NULL), 0);
+	/* avoided target */
+	xh_domain_def_init(&def, "av");
+	def.n_avoided = 1;
+	snprintf(def.avoided[0], sizeof(def.avoided[0]), "h2");
+	assert_int_equal(add_def(&s, &def, NULL), 0);
+	{
+		uint64_t ga = run_on(&s, "av", 1);
+
+		assert_int_equal(begin(&s, "av", 1, 2, ga, &r), -EINVAL);
+		assert_non_null(strstr(r.reason, "avoids host h2"));
+		assert_int_equal(begin(&s, "av", 1, 3, ga, &r), 0);
+	}
+	/* no room: h2 has 16384 - 1024 = 15360 MiB; fill it */
+	assert_int_equal(add(&s, "big", 15000), 0);
+	assert_int_equal(placement(&s, XH_CMD_PLACE, "big", 2, 0, 0, NULL), 0);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), -ENOSPC);
+	assert_non_null(strstr(r.reason, "no room"));
+	/* anti-affinity: a domain of the group already on h3 */
+	xh_domain_def_init(&def, "g1");
+	snprintf(def.group, sizeof(def.group), "web");
+	assert_int_equal(add_def(&s, &def, NULL), 0);
+	xh_domain_def_init(&def, "g2");
+	snprintf(def.group, sizeof(def.group), "web");
+	assert_int_equal(add_def(&s, &def, NULL), 0);
+	run_on(&s, "g1", 3);
+	{
+		uint64_t g2 = run_on(&s, "g2", 1);
+
+		assert_int_equal(begin(&s, "g2", 1, 3, g2, &r), -EBUSY);
+		assert_non_null(strstr(r.reason, "anti-affinity"));
+	}
+	/* accepted, then a second begin is refused */
+	assert_int_equal(begin(&s, "a", 1, 3, g, &r), 0);
+	assert_int_equal(begin(&s, "a", 1, 3, g, &r), -EBUSY);
+	assert_non_null(strstr(r.reason, "already migrating"));
+	/* no quorum */
+	assert_int_equal(members(&s, 1, 1u), 0);
+	assert_false(s.quorate);
+	assert_int_equal(begin(&s, "g1", 3, 2, 1, &r), -EAGAIN);
+	assert_check_ok(&s);
+	xh_state_free(&s);
+}
+
+static void test_migrate_done(void **st)
+{
+	struct xh_state s;
+	struct xh_apply_result r;
+	uint64_t g, id;
+
+	(void)st;
+	cluster3(&s);
+	g = run_on(&s, "a", 1);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), 0);
+	id = s.seq;
+	assert_int_equal(dom(&s, "a")->state, XH_DS_MIGRATING);
+	assert_int_equal(dom(&s, "a")->owner, 1);
+	assert_int_equal(dom(&s, "a")->mig_target, 2);
+	assert_int_equal(dom(&s, "a")->mig_id, id);
+	assert_true(has_event(&s, XH_EV_MIGRATION, "migration of a from h1 to h2 begun"));
+	assert_true(has_event(&s, XH_EV_DOMAIN_STATE, "running => migrating (host h1)"));
+	assert_string_equal(xh_dom_state_str(XH_DS_MIGRATING), "migrating");
+	assert_true(xh_dom_state_has_owner(XH_DS_MIGRATING));
+	assert_true(xh_dom_uses_host(dom(&s, "a"), 1));
+	assert_true(xh_dom_uses_host(dom(&s, "a"), 2));
+	assert_false(xh_dom_uses_host(dom(&s, "a"), 3));
+
+	/* nothing but the outcome moves it */
+	assert_int_equal(placement(&s, XH_CMD_EXITED, "a", 1, g, 1, &r), -EINVAL);
+	assert_int_equal(placement(&s, XH_CMD_STOPPED, "a", 1, g, 0, &r), -EINVAL);
+	assert_int_equal(placement(&s, XH_CMD_STOP, "a", 1, g, 0, &r), -EINVAL);
+	assert_int_equal(placement(&s, XH_CMD_STARTED, "a", 1, g, 0, &r), -EINVAL);
+	assert_int_equal(placement(&s, XH_CMD_PLACE, "a", 3, g, 0, &r), -EBUSY);
+	assert_int_equal(by_name(&s, XH_CMD_DOMAIN_REMOVE, "a", &r), -EBUSY);
+
+	/* DONE: only from the target, with the right id */
+	assert_int_equal(mig_cmd(&s, XH_CMD_MIGRATE_DONE, 1, "a", 0, 2, 0, id, &r), -EPERM);
+	assert_int_equal(mig_done(&s, "a", 3, id, &r), -ESTALE);
+	assert_int_equal(mig_done(&s, "a", 2, id + 1, &r), -ESTALE);
+	assert_int_equal(mig_done(&s, "zz", 2, id, &r), -ENOENT);
+	assert_int_equal(mig_done(&s, "a", 2, id, &r), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_RUNNING);
+	assert_int_equal(dom(&s, "a")->owner, 2);
+	assert_int_equal(dom(&s, "a")->last_owner, 2);
+	assert_int_equal(dom(&s, "a")->generation, g + 1);
+	assert_int_equal(dom(&s, "a")->mig_target, 0);
+	assert_int_equal(dom(&s, "a")->mig_id, 0);
+	assert_int_equal(dom(&s, "a")->restarts, 0);
+	assert_int_equal(dom(&s, "a")->relocations, 0);
+	assert_true(has_event(&s, XH_EV_MIGRATION, "a migrated from h1 to h2, downtime 42 ms"));
+	/* repeated: stale */
+	assert_int_equal(mig_done(&s, "a", 2, id, &r), -ESTALE);
+	/* the old source's late reports are stale */
+	assert_int_equal(placement(&s, XH_CMD_EXITED, "a", 1, g, 0, &r), -ESTALE);
+	/* the new owner reports at G+1 */
+	assert_int_equal(placement(&s, XH_CMD_STARTED, "a", 2, g + 1, 0, &r), -EALREADY);
+	assert_check_ok(&s);
+	xh_state_free(&s);
+}
+
+static void test_migrate_aborted(void **st)
+{
+	struct xh_state s;
+	struct xh_apply_result r;
+	uint64_t g, id;
+
+	(void)st;
+	cluster3(&s);
+	g = run_on(&s, "a", 1);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), 0);
+	id = s.seq;
+	assert_int_equal(mig_cmd(&s, XH_CMD_MIGRATE_ABORTED, 2, "a", 1, 0, 0, id, &r), -EPERM);
+	assert_int_equal(mig_aborted(&s, "a", 2, id, &r), -ESTALE); /* not the owner */
+	assert_int_equal(mig_aborted(&s, "a", 1, id + 1, &r), -ESTALE);
+	{
+		struct xh_cmd c;
+
+		memset(&c, 0, sizeof(c));
+		c.type = XH_CMD_MIGRATE_ABORTED;
+		c.sender = 1;
+		snprintf(c.u.mig.name, sizeof(c.u.mig.name), "a");
+		c.u.mig.source = 1;
+		c.u.mig.mig_id = id;
+		snprintf(c.u.mig.reason, sizeof(c.u.mig.reason), "stream cut");
+		assert_int_equal(apply(&s, &c, &r), 0);
+	}
+	assert_int_equal(dom(&s, "a")->state, XH_DS_RUNNING);
+	assert_int_equal(dom(&s, "a")->owner, 1);
+	assert_int_equal(dom(&s, "a")->generation, g);
+	assert_int_equal(dom(&s, "a")->mig_target, 0);
+	assert_int_equal(dom(&s, "a")->mig_id, 0);
+	assert_true(has_event(&s, XH_EV_MIGRATION,
+			      "migration of a from h1 to h2 aborted: stream cut"));
+	/* not MIGRATING any more */
+	assert_int_equal(mig_aborted(&s, "a", 1, id, &r), -ESTALE);
+	assert_int_equal(mig_done(&s, "a", 2, id, &r), -ESTALE);
+	/* a new attempt gets a new id */
+	assert_int_equal(begin(&s, "a", 1, 3, g, &r), 0);
+	assert_true(dom(&s, "a")->mig_id > id);
+	assert_check_ok(&s);
+	xh_state_free(&s);
+}
+
+/* The source leaves mid-migration: LOST with the fields; the target claims it. */
+static void test_migrate_source_left(void **st)
+{
+	struct xh_state s;
+	struct xh_apply_result r;
+	uint64_t g, id;
+
+	(void)st;
+	cluster3(&s);
+	g = run_on(&s, "a", 1);
+	g = run_on(&s, "b", 1);
+	assert_int_equal(begin(&s, "a", 1, 2, dom(&s, "a")->generation, &r), 0);
+	id = dom(&s, "a")->mig_id;
+	assert_int_equal(begin(&s, "b", 1, 3, g, &r), 0);
+	assert_int_equal(members(&s, 2, 2u, 3u), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_LOST);
+	assert_int_equal(dom(&s, "a")->owner, 1);
+	assert_int_equal(dom(&s, "a")->mig_target, 2);
+	assert_int_equal(dom(&s, "a")->mig_id, id);
+	assert_check_ok(&s);
+	/* the source cannot abort from outside; the target claims "a" */
+	assert_int_equal(mig_done(&s, "a", 2, id, &r), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_RUNNING);
+	assert_int_equal(dom(&s, "a")->owner, 2);
+	assert_int_equal(dom(&s, "a")->generation, 2);
+
+	/* "b": no DONE; h1 confirmed fenced while its target h3 is a member:
+	 * LOST owned by h3 at G+1, awaiting h3's report */
+	assert_int_equal(fence_confirm(&s, 1, "operator", &r), 0);
+	assert_int_equal(dom(&s, "b")->state, XH_DS_LOST);
+	assert_int_equal(dom(&s, "b")->owner, 3);
+	assert_int_equal(dom(&s, "b")->last_owner, 1);
+	assert_int_equal(dom(&s, "b")->generation, g + 1);
+	assert_int_equal(dom(&s, "b")->mig_target, 3);
+	assert_non_null(strstr(dom(&s, "b")->reason, "awaiting the migration target"));
+	assert_check_ok(&s);
+	/* never placed meanwhile */
+	assert_int_equal(placement(&s, XH_CMD_PLACE, "b", 2, g + 1, 0, &r), -EBUSY);
+	/* h3 reports it runs it (existing LOST rule, at G+1) */
+	assert_int_equal(placement(&s, XH_CMD_STARTED, "b", 3, g + 1, 0, &r), 0);
+	assert_int_equal(dom(&s, "b")->state, XH_DS_RUNNING);
+	assert_int_equal(dom(&s, "b")->owner, 3);
+	assert_int_equal(dom(&s, "b")->mig_target, 0);
+	assert_check_ok(&s);
+	xh_state_free(&s);
+}
+
+/* After the source's fencing: the target's DONE keeps G+1; its EXITED makes
+ * it restartable; a target that is pending keeps it LOST; a fenced one lets
+ * it go to STOPPED. */
+static void test_migrate_source_fenced_variants(void **st)
+{
+	struct xh_state s;
+	struct xh_apply_result r;
+	uint64_t g, id;
+
+	(void)st;
+	/* DONE after the source's fencing */
+	cluster3(&s);
+	g = run_on(&s, "a", 1);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), 0);
+	id = dom(&s, "a")->mig_id;
+	assert_int_equal(members(&s, 2, 2u, 3u), 0);
+	assert_int_equal(fence_confirm(&s, 1, "operator", &r), 0);
+	assert_int_equal(dom(&s, "a")->owner, 2);
+	assert_int_equal(mig_done(&s, "a", 2, id, &r), 0);
+	assert_int_equal(dom(&s, "a")->generation, g + 1);
+	assert_true(has_event(&s, XH_EV_MIGRATION, "a migrated from h1 to h2"));
+	xh_state_free(&s);
+
+	/* EXITED from the target: FAILED, restartable */
+	cluster3(&s);
+	g = run_on(&s, "a", 1);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), 0);
+	assert_int_equal(members(&s, 2, 2u, 3u), 0);
+	assert_int_equal(fence_confirm(&s, 1, "operator", &r), 0);
+	assert_int_equal(placement(&s, XH_CMD_EXITED, "a", 2, g + 1, 1, &r), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_FAILED);
+	assert_int_equal(dom(&s, "a")->mig_target, 0);
+	assert_check_ok(&s);
+	xh_state_free(&s);
+
+	/* both left; the target pending: LOST owned by the target */
+	cluster3(&s);
+	g = run_on(&s, "a", 1);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), 0);
+	assert_int_equal(members(&s, 1, 3u), 0);
+	assert_int_equal(hello(&s, 4, "h4", 16384), 0);
+	assert_int_equal(hello(&s, 5, "h5", 16384), 0);
+	assert_int_equal(members(&s, 3, 3u, 4u, 5u), 0);
+	assert_true(s.quorate);
+	assert_int_equal(fence_confirm(&s, 1, "operator", &r), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_LOST);
+	assert_int_equal(dom(&s, "a")->owner, 2);
+	/* then the target is confirmed too: STOPPED */
+	assert_int_equal(fence_confirm(&s, 2, "operator", &r), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_STOPPED);
+	assert_int_equal(dom(&s, "a")->mig_target, 0);
+	assert_check_ok(&s);
+	xh_state_free(&s);
+
+	/* the target confirmed first, then the source: STOPPED at once */
+	cluster3(&s);
+	g = run_on(&s, "a", 1);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), 0);
+	assert_int_equal(hello(&s, 4, "h4", 16384), 0);
+	assert_int_equal(hello(&s, 5, "h5", 16384), 0);
+	assert_int_equal(members(&s, 3, 3u, 4u, 5u), 0);
+	assert_int_equal(fence_confirm(&s, 2, "operator", &r), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_LOST);
+	assert_int_equal(dom(&s, "a")->owner, 1);
+	assert_int_equal(fence_confirm(&s, 1, "operator", &r), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_STOPPED);
+	assert_check_ok(&s);
+	xh_state_free(&s);
+}
+
+/* The target leaves: nothing changes until the source's outcome. */
+static void test_migrate_target_left(void **st)
+{
+	struct xh_state s;
+	struct xh_apply_result r;
+	uint64_t g, id;
+
+	(void)st;
+	cluster3(&s);
+	g = run_on(&s, "a", 1);
+	assert_int_equal(begin(&s, "a", 1, 2, g, &r), 0);
+	id = dom(&s, "a")->mig_id;
+	assert_int_equal(members(&s, 2, 1u, 3u), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_MIGRATING);
+	assert_int_equal(dom(&s, "a")->owner, 1);
+	assert_int_equal(xh_state_host(&s, 2)->fence, XH_FENCE_PENDING);
+	assert_int_equal(fence_confirm(&s, 2, "operator", &r), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_MIGRATING);
+	assert_int_equal(mig_aborted(&s, "a", 1, id, &r), 0);
+	assert_int_equal(dom(&s, "a")->state, XH_DS_RUNNING);
+	assert_int_equal(dom(&s, "a")->owner, 1);
+	assert_check_ok(&s);
+	xh_state_free(&s);
+}
+
+static void test_disarm(void **st)
+{
+	struct xh_state s;
+	struct xh_apply_result r;
+	struct xh_cmd c;
+
+	(void)st;
+	cluster3(&s);
+	memset(&c, 0, sizeof(c));
+	c.type = XH_CMD_DISARM;
+	c.sender = 1;
+	c.u.disarm.until_ms = 5; /* before now_ms */
+	assert_int_equal(apply(&s, &c, &r), -EINVAL);
+	assert_int_equal(s.disarmed_until_ms, 0);
+	c.u.disarm.until_ms = now_ms + 600000;
+	assert_int_equal(apply(&s, &c, &r), 0);
+	assert_int_equal(s.disarmed_until_ms, c.u.disarm.until_ms);
+	assert_true(has_event(&s, XH_EV_DISARM, "HA actions disarmed by h1 for 600 s"));
+	c.u.disarm.until_ms = 0;
+	assert_int_equal(apply(&s, &c, &r), 0);
+	assert_int_equal(s.disarmed_until_ms, 0);
+	assert_true(has_event(&s, XH_EV_DISARM, "HA actions re-armed by h1"));
+	assert_string_equal(xh_cmd_type_str(XH_CMD_DISARM), "disarm");
+	assert_string_equal(xh_cmd_type_str(XH_CMD_MIGRATE_BEGIN), "migrate-begin");
+	assert_string_equal(xh_event_type_str(XH_EV_MIGRATION), "migration");
+	assert_string_equal(xh_event_type_str(XH_EV_DISARM), "disarm");
+	xh_state_free(&s);
+}
+
+static void test_check_migration_fields(void **st)
+{
+	struct xh_state s;
+	struct xh_domain *d;
+
+	(void)st;
+	cluster3(&s);
+	run_on(&s, "a", 1);
+	d = (struct xh_domain *)dom(&s, "a");
+	d->mig_target = 2;
+	d->mig_id = 7;
+	assert_check_fails(&s, "migration target");   /* RUNNING with mig fields */
+	d->state = XH_DS_MIGRATING;
+	assert_check_ok(&s);
+	d->mig_id = 0;
+	assert_check_fails(&s, "migration target");
+	d->mig_id = 7;
+	d->mig_target = 1;                            /* target == owner */
+	assert_check_fails(&s, "migration target");
+	d->mig_target = 99;
+	assert_check_fails(&s, "not a known host");
+	d->mig_target = 0;
+	d->mig_id = 0;
+	assert_check_fails(&s, "migration target");   /* MIGRATING without */
+	d->state = XH_DS_RUNNING;
+	assert_check_ok(&s);
+	xh_state_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1289,6 +1707,14 @@ int main(void)
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_check_catches_corruption),
 		cmocka_unit_test(test_apply_aborts_on_violation),
+		cmocka_unit_test(test_migrate_begin_rejects),
+		cmocka_unit_test(test_migrate_done),
+		cmocka_unit_test(test_migrate_aborted),
+		cmocka_unit_test(test_migrate_source_left),
+		cmocka_unit_test(test_migrate_source_fenced_variants),
+		cmocka_unit_test(test_migrate_target_left),
+		cmocka_unit_test(test_disarm),
+		cmocka_unit_test(test_check_migration_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

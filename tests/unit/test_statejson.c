@@ -27,7 +27,7 @@ static const char *const domain_keys[] = {
 	"name", "state", "target", "host", "nodeid", "last_host", "generation",
 	"memory_mb", "priority", "restart", "max_restarts", "max_relocations",
 	"restarts", "relocations", "group", "preferred", "avoided", "since_ms",
-	"reason",
+	"reason", "migration_target", "migration_id",
 };
 static const char *const node_keys[] = {
 	"name", "nodeid", "member", "fence", "standby", "maintenance",
@@ -35,12 +35,14 @@ static const char *const node_keys[] = {
 };
 static const char *const cluster_keys[] = {
 	"quorate", "members", "expected_votes", "coordinator", "seq", "qseq",
+	"disarmed_until_ms",
 };
 static const char *const local_keys[] = {
 	"name", "nodeid", "synced", "quorate", "hypervisor",
 };
 static const char *const count_keys[] = {
 	"total", "running", "starting", "stopping", "stopped", "failed", "lost",
+	"migrating",
 };
 static const char *const event_keys[] = {
 	"seq", "time_ms", "type", "host", "nodeid", "domain", "text",
@@ -628,6 +630,52 @@ static void test_big_numbers(void **state)
 	s->seq = saved;
 }
 
+/* A migrating domain: its target by name and id, its memory on both hosts,
+ * the "migrating" count, and the disarm time. */
+static void test_migrating(void **state)
+{
+	struct xh_state *s = *state;
+	struct json_object *root, *d, *n;
+	struct xh_domain *m;
+	struct sj_local l = { .nodeid = 1, .coordinator = 1, .synced = true,
+			      .quorate = true, .hypervisor = "sim" };
+
+	m = add_domain(s, "zmig", XH_DS_MIGRATING, 1, 1, 1000);
+	m->generation = 4;
+	m->mig_target = 2;
+	m->mig_id = 117;
+	s->disarmed_until_ms = 1700000600000ll;
+
+	root = reparse(sj_domains(s, "zmig"));
+	d = json_object_array_get_idx(array(root, "domains", 1), 0);
+	assert_keys(d, domain_keys, N(domain_keys));
+	assert_str(d, "state", "migrating");
+	assert_str(d, "host", "h1");
+	assert_str(d, "migration_target", "h2");
+	assert_int(d, "migration_id", 117);
+	json_object_put(root);
+
+	/* others have none */
+	root = reparse(sj_domains(s, "db"));
+	d = json_object_array_get_idx(array(root, "domains", 1), 0);
+	assert_str(d, "migration_target", NULL);
+	assert_int(d, "migration_id", 0);
+	json_object_put(root);
+
+	root = reparse(sj_nodes(s));
+	n = find(array(root, "nodes", 3), "h2");
+	assert_int(n, "mem_free_mb", 8192 - 512 - (1000 + 8));
+	assert_int(n, "domains", 0);  /* owned: the source still owns it */
+	n = find(array(root, "nodes", 3), "h1");
+	assert_int(n, "mem_free_mb", 8192 - 512 - (1024 + 8) - (512 + 8) - (1000 + 8));
+	json_object_put(root);
+
+	root = reparse(sj_status(s, &l));
+	assert_int(get(root, "domains"), "migrating", 1);
+	assert_int(get(root, "cluster"), "disarmed_until_ms", 1700000600000ll);
+	json_object_put(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +689,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_history_wrapped, setup, teardown),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test_setup_teardown(test_big_numbers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrating, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

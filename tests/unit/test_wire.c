@@ -509,7 +509,7 @@ static void tb_start(struct tb *t, uint16_t type)
 {
 	t->n = 0;
 	tb_bytes(t, "XHW1", 4);
-	tb_le(t, WIRE_VERSION, 2);
+	tb_le(t, 1, 2);              /* the version of every pre-migration frame */
 	tb_le(t, type, 2);
 	tb_le(t, 0, 4);
 	tb_le(t, 0, 4);
@@ -713,7 +713,15 @@ static void test_header(void **state)
 	assert_int_equal(wire_peek(f, b.len, &type, &total), -EPROTO);
 	tw_reseal(f, b.len);
 	assert_int_equal(decode_check(K_OFFER, f, b.len), -EPROTO);
-	f[4] = WIRE_VERSION;
+	f[4] = 0;
+	tw_reseal(f, b.len);
+	assert_int_equal(wire_peek(f, b.len, &type, &total), -EPROTO);
+	/* an offer never has version 2 (it did not change: canonical) */
+	f[4] = 2;
+	tw_reseal(f, b.len);
+	assert_int_equal(wire_peek(f, b.len, &type, &total), 0);
+	assert_int_equal(decode_check(K_OFFER, f, b.len), -EBADMSG);
+	f[4] = 1;
 	/* magic */
 	f[0] = 'x';
 	tw_reseal(f, b.len);
@@ -1264,6 +1272,175 @@ static void test_mutations(void **state)
 	assert_true(accepted < tried);
 }
 
+/* ---- version 2: migration commands and snapshot fields ---- */
+
+static void tb_cmd_head_v2(struct tb *t, uint8_t type)
+{
+	tb_cmd_head(t, type);
+	t->b[4] = 2;
+}
+
+static void mig_cmd_fill(struct wire_cmd *c, uint8_t type)
+{
+	memset(c, 0, sizeof(*c));
+	c->req_id = 77;
+	c->cmd.type = type;
+	c->cmd.sender = 1;
+	c->cmd.time_ms = 1700000000000ull;
+	tw_set_str(c->cmd.u.mig.name, XH_NAME_MAX, "web1");
+	c->cmd.u.mig.source = 1;
+	c->cmd.u.mig.target = 2;
+	c->cmd.u.mig.generation = 0x0102030405060708ull;
+	c->cmd.u.mig.mig_id = 0x1112131415161718ull;
+	c->cmd.u.mig.downtime_ms = 87;
+	tw_set_str(c->cmd.u.mig.reason, XH_REASON_MAX, "stream cut");
+}
+
+static void test_migration_cmds(void **state)
+{
+	static const uint8_t types[] = {
+		XH_CMD_MIGRATE_BEGIN, XH_CMD_MIGRATE_DONE, XH_CMD_MIGRATE_ABORTED,
+	};
+	struct wire_cmd c, got;
+	struct wire_buf b;
+	struct tb t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(types); i++) {
+		/* layout, field by field (docs/migration.md) */
+		tb_cmd_head_v2(&t, types[i]);
+		tb_str(&t, "web1");
+		tb_le(&t, 1, 4);
+		tb_le(&t, 2, 4);
+		tb_le(&t, 0x0102030405060708ull, 8);
+		tb_le(&t, 0x1112131415161718ull, 8);
+		tb_le(&t, 87, 4);
+		tb_str(&t, "stream cut");
+		tw_reseal(t.b, t.n);
+		mig_cmd_fill(&c, types[i]);
+		wire_buf_init(&b);
+		assert_int_equal(wire_encode_cmd(&b, &c), 0);
+		assert_int_equal(b.len, t.n);
+		assert_memory_equal(b.data, t.b, t.n);
+		assert_int_equal(b.data[4], 2);
+		assert_int_equal(wire_decode_cmd(b.data, b.len, &got), 0);
+		tw_assert_cmd_eq(&c, &got);
+		wire_cmd_free(&got);
+		check_damage(K_CMD, b.data, b.len);
+		/* the same body in a version-1 frame is refused */
+		b.data[4] = 1;
+		tw_reseal(b.data, b.len);
+		assert_int_equal(decode_check(K_CMD, b.data, b.len), -EBADMSG);
+		wire_buf_free(&b);
+	}
+
+	/* DISARM */
+	tb_cmd_head_v2(&t, XH_CMD_DISARM);
+	tb_le(&t, 1700000600000ull, 8);
+	tw_reseal(t.b, t.n);
+	memset(&c, 0, sizeof(c));
+	c.req_id = 77;
+	c.cmd.type = XH_CMD_DISARM;
+	c.cmd.sender = 1;
+	c.cmd.time_ms = 1700000000000ull;
+	c.cmd.u.disarm.until_ms = 1700000600000ull;
+	wire_buf_init(&b);
+	assert_int_equal(wire_encode_cmd(&b, &c), 0);
+	assert_int_equal(b.len, t.n);
+	assert_memory_equal(b.data, t.b, t.n);
+	assert_int_equal(wire_decode_cmd(b.data, b.len, &got), 0);
+	tw_assert_cmd_eq(&c, &got);
+	wire_cmd_free(&got);
+	check_damage(K_CMD, b.data, b.len);
+	wire_buf_free(&b);
+
+	/* an old command in a version-2 frame is refused (canonical) */
+	tb_cmd_head_v2(&t, XH_CMD_DOMAIN_REMOVE);
+	tb_str(&t, "web1");
+	tw_reseal(t.b, t.n);
+	assert_int_equal(decode_check(K_CMD, t.b, t.n), -EBADMSG);
+	t.b[4] = 1;
+	tw_reseal(t.b, t.n);
+	assert_int_equal(decode_check(K_CMD, t.b, t.n), 0);
+	/* bad strings in a migration command are refused by the encoder */
+	mig_cmd_fill(&c, XH_CMD_MIGRATE_ABORTED);
+	memset(c.cmd.u.mig.reason, 'x', sizeof(c.cmd.u.mig.reason));
+	wire_buf_init(&b);
+	assert_int_equal(wire_encode_cmd(&b, &c), -EINVAL);
+	assert_int_equal(b.len, 0);
+	wire_buf_free(&b);
+}
+
+/* A snapshot with a MIGRATING domain, a LOST one with migration fields, a
+ * disarm window and the new events: version 2, round trip exact. */
+static void test_snapshot_v2(void **state)
+{
+	struct xh_state s, got;
+	struct wire_buf b;
+	size_t i;
+
+	(void)state;
+	tw_make_small_state(&s);
+	assert_true(s.n_domains >= 1 && s.n_hosts >= 2);
+	/* the small state encodes as version 1 */
+	wire_buf_init(&b);
+	assert_int_equal(wire_encode_snapshot(&b, &s), 0);
+	assert_int_equal(b.data[4], 1);
+	wire_buf_free(&b);
+
+	for (i = 0; i < 4; i++) {
+		struct xh_state v;
+		struct xh_domain *d;
+
+		assert_int_equal(xh_state_copy(&v, &s), 0);
+		d = &v.domains[0];
+		switch (i) {
+		case 0: /* MIGRATING */
+			tw_place(d, XH_DS_MIGRATING, v.hosts[0].nodeid, 0, 5, "");
+			d->mig_target = v.hosts[1].nodeid;
+			d->mig_id = 0xabcdef0123ull;
+			break;
+		case 1: /* LOST with migration fields */
+			tw_place(d, XH_DS_LOST, v.hosts[0].nodeid, 0, 5, "");
+			d->mig_target = v.hosts[1].nodeid;
+			d->mig_id = 9;
+			break;
+		case 2: /* disarmed only */
+			v.disarmed_until_ms = 1700000600000ull;
+			break;
+		case 3: /* a migration event only */
+			tw_add_event(&v, XH_EV_MIGRATION, 1, "web1", "migrated");
+			break;
+		}
+		{
+			char why[XH_REASON_MAX];
+
+			if (xh_state_check(&v, why, sizeof(why)) != 0)
+				fail_msg("case %zu: %s", i, why);
+		}
+		wire_buf_init(&b);
+		assert_int_equal(wire_encode_snapshot(&b, &v), 0);
+		assert_int_equal(b.data[4], 2);
+		assert_int_equal(decode_check(K_SNAP, b.data, b.len), 0);
+		assert_int_equal(wire_decode_snapshot(b.data, b.len, &got), 0);
+		tw_assert_state_eq(&v, &got);
+		xh_state_free(&got);
+		if (i == 2) {
+			/* disarmed_until_ms follows expected_votes (payload 21..28):
+			 * zeroed, the frame says nothing version 1 could not */
+			memset(b.data + P(21), 0, 8);
+			tw_reseal(b.data, b.len);
+			assert_int_equal(decode_check(K_SNAP, b.data, b.len), -EBADMSG);
+		}
+		if (i == 0)
+			check_damage(K_SNAP, b.data, b.len);
+		wire_buf_free(&b);
+		xh_state_free(&v);
+	}
+	xh_state_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1282,6 +1459,8 @@ int main(void)
 		cmocka_unit_test(test_snapshot_golden),
 		cmocka_unit_test(test_snapshot_roundtrip),
 		cmocka_unit_test(test_snapshot_rejects),
+		cmocka_unit_test(test_migration_cmds),
+		cmocka_unit_test(test_snapshot_v2),
 		cmocka_unit_test(test_snapshot_speed),
 		cmocka_unit_test(test_mutations),
 	};

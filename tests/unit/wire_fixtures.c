@@ -300,6 +300,20 @@ void tw_assert_cmd_eq(const struct wire_cmd *x, const struct wire_cmd *y)
 		assert_int_equal(a->u.flags.standby, b->u.flags.standby);
 		assert_int_equal(a->u.flags.maintenance, b->u.flags.maintenance);
 		break;
+	case XH_CMD_MIGRATE_BEGIN:
+	case XH_CMD_MIGRATE_DONE:
+	case XH_CMD_MIGRATE_ABORTED:
+		assert_str_eq(a->u.mig.name, b->u.mig.name);
+		assert_int_equal(a->u.mig.source, b->u.mig.source);
+		assert_int_equal(a->u.mig.target, b->u.mig.target);
+		assert_int_equal(a->u.mig.generation, b->u.mig.generation);
+		assert_int_equal(a->u.mig.mig_id, b->u.mig.mig_id);
+		assert_int_equal(a->u.mig.downtime_ms, b->u.mig.downtime_ms);
+		assert_str_eq(a->u.mig.reason, b->u.mig.reason);
+		break;
+	case XH_CMD_DISARM:
+		assert_int_equal(a->u.disarm.until_ms, b->u.disarm.until_ms);
+		break;
 	default:
 		assert_str_eq(a->u.place.name, b->u.place.name);
 		assert_int_equal(a->u.place.nodeid, b->u.place.nodeid);
@@ -584,6 +598,8 @@ static void assert_domain_eq(const struct xh_domain *a, const struct xh_domain *
 	assert_int_equal(a->relocations, b->relocations);
 	assert_int_equal(a->since_ms, b->since_ms);
 	assert_str_eq(a->reason, b->reason);
+	assert_int_equal(a->mig_target, b->mig_target);
+	assert_int_equal(a->mig_id, b->mig_id);
 }
 
 void tw_assert_state_eq(const struct xh_state *a, const struct xh_state *b)
@@ -594,6 +610,7 @@ void tw_assert_state_eq(const struct xh_state *a, const struct xh_state *b)
 	assert_int_equal(a->qseq, b->qseq);
 	assert_int_equal(a->quorate, b->quorate);
 	assert_int_equal(a->expected_votes, b->expected_votes);
+	assert_int_equal(a->disarmed_until_ms, b->disarmed_until_ms);
 	assert_int_equal(a->n_hosts, b->n_hosts);
 	for (i = 0; i < a->n_hosts; i++)
 		assert_host_eq(&a->hosts[i], &b->hosts[i]);
