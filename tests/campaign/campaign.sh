@@ -314,7 +314,7 @@ c_apply() { # KIND ARGS...
 }
 
 c_heal() {
-	local i u
+	local i u h
 	for ((i = ${#C_UNDO[@]} - 1; i >= 0; i--)); do
 		u=${C_UNDO[$i]}
 		case $u in
@@ -325,10 +325,15 @@ c_heal() {
 		nft*) ip netns exec "$(_xh_ns "${u#nft }")" nft delete table inet xhcampaign 2>/dev/null ;;
 		disk*) : > "$XH_DIR/h${u#disk }/diskfault" ;;
 		start-xenhad*)
-			# systemd would restart it; if the host was reset meanwhile
-			# the power-on starts it
-			c_on "${u#start-xenhad }" && [ -z "$(xh_xenhad_pid "${u#start-xenhad }")" ] &&
-				xh_start_xenhad "${u#start-xenhad }" ;;
+			# systemd would restart it; not on a host its watchdog
+			# reset (or is resetting: the harness's power-off is a
+			# loop of kills a new process could slip through) - the
+			# power-on starts it there
+			h=${u#start-xenhad }
+			if [ "$(c_fires "$h")" = "${fires0[$h]}" ] && c_dpid "$h" corosync &&
+				c_dpid "$h" fenced && ! c_dpid "$h" xenhad; then
+				xh_start_xenhad "$h"
+			fi ;;
 		esac
 	done
 	C_UNDO=()
@@ -499,6 +504,8 @@ c_audit() {
 # -------------------------------------------------------------------- run
 
 xh_case campaign
+# stopped from outside: still say how far it got (the EXIT trap tears down)
+trap 'echo "campaign: stopped by a signal"; c_summary; XH_CASE_DONE=1; exit 130' INT TERM HUP
 c_log "campaign: seed=$C_SEED faults=$C_FAULTS hosts=$C_HOSTS bound=${C_BOUND}s build=$XENHA_BUILD"
 if [ -x "$XH_FENCED_BIN" ] && strings "$XH_FENCED_BIN" | grep -q 'UNSAFE BUILD'; then
 	c_log "NOTE: $XH_FENCED_BIN is the deliberately broken build (--enable-unsafe-skip-fence-wait)"
