@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -189,6 +190,56 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Every process whose command line names this case's directory (sim
+ * domains the case did not track, e.g. a target started by migrate_recv):
+ * SIGKILL, then wait until it is gone.  By PID, after checking its command
+ * line; the directory is unique to the case. */
+static void kill_leftovers(const struct fx *f)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+
+	if (proc == NULL)
+		return;
+	while ((e = readdir(proc)) != NULL) {
+		char path[64], cmd[4096];
+		ssize_t n;
+		pid_t pid;
+		int fd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		pid = (pid_t)atoi(e->d_name);
+		if (pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		for (ssize_t i = 0; i < n; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		cmd[n] = '\0';
+		if (strstr(cmd, f->dir) == NULL)
+			continue;
+		fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (fd < 0)
+			continue;
+		if (syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			poll(&p, 1, (int)WAIT_MS);
+			waitpid(pid, NULL, WNOHANG);
+		}
+		close(fd);
+	}
+	closedir(proc);
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -204,6 +255,7 @@ static int teardown(void **state)
 		waitpid(f->pid[i], NULL, WNOHANG);
 		close(f->pidfd[i]);
 	}
+	kill_leftovers(f);
 	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(f);
 	return 0;
