@@ -37,6 +37,7 @@ struct fr_timing {
 	uint32_t disk_interval_ms;   /* heartbeat-slot write interval (disk header loop timeout) */
 	uint32_t disk_timeout_ms;    /* one heartbeat I/O may take at most this long */
 	uint32_t xenhad_timeout_ms;  /* stop petting when xenhad has not answered this long */
+	uint32_t pill_grace_ms;      /* pill held for a pending peer whose fenced still ticks (5000) */
 };
 
 /* Defaults above; token/consensus 1000/1200. */
@@ -145,6 +146,24 @@ struct fr_survivor {
 	bool by_disk_win;
 	uint64_t disk_win_since_ms;
 };
+
+/*
+ * May the acting survivor act on xenhad's list of pending hosts at all?
+ * Only when we may act (a lease or a disk win), we are the acting survivor,
+ * and the list comes from a xenhad that is synchronised and quorate: one
+ * that just started alone sees every peer "leave" in its own state.
+ */
+bool fr_survivor_may_act(bool we_may_act, bool acting, bool xenhad_synced, bool xenhad_quorate);
+
+/*
+ * May the poison pill go to a pending peer now?  A peer whose fencing
+ * daemon still ticks in our group lost only its xenhad (killed; systemd
+ * restarts it): it gets pill_grace_ms from pending_since_ms to rejoin
+ * before a pill resets it and every domain on it.  The pill only speeds
+ * recovery up; confirmation does not depend on it.
+ */
+bool fr_pill_now(const struct fr_timing *t, bool peer_ticking, uint64_t pending_since_ms,
+		 uint64_t now_ms);
 
 /*
  * May survivor `s` treat peer `p` as fenced?  Never while p is a member,

@@ -806,10 +806,54 @@ static void start_abort(struct hv *h, struct sim_dom *d, bool pidfile_written)
 		pidfile_remove_if(h, d->name, d->pid, d->starttime);
 }
 
+/* A sim domain's command line: the options every start shares, `extra`
+ * (NULL-terminated) after --record-ms, then --node, --generation, --ctl. */
+struct simdom_cmd {
+	char hold[16], dirty[16], rec[16], node[16], gen[24];
+	char *argv[40];
+};
+
+static void simdom_cmd_build(struct simdom_cmd *c, const struct hv *h, struct sim_dom *d,
+			     const struct hv_start_req *req, char *image, char *ctl,
+			     char *const *extra)
+{
+	size_t n = 0;
+
+	snprintf(c->hold, sizeof(c->hold), "%" PRIu32,
+		 req->memory_mb < h->hold_max_mb ? req->memory_mb : h->hold_max_mb);
+	snprintf(c->dirty, sizeof(c->dirty), "%" PRIu32, h->dirty_kib_s);
+	snprintf(c->rec, sizeof(c->rec), "%" PRIu32, h->record_ms);
+	snprintf(c->node, sizeof(c->node), "%" PRIu32, req->nodeid);
+	snprintf(c->gen, sizeof(c->gen), "%" PRIu64, req->generation);
+	c->argv[n++] = (char *)SIM_PROGRAM_NAME;
+	c->argv[n++] = (char *)"--name";
+	c->argv[n++] = d->name;
+	c->argv[n++] = (char *)"--image";
+	c->argv[n++] = image;
+	c->argv[n++] = (char *)"--incarnation";
+	c->argv[n++] = d->inc;
+	c->argv[n++] = (char *)"--hold-mb";
+	c->argv[n++] = c->hold;
+	c->argv[n++] = (char *)"--dirty-kib-s";
+	c->argv[n++] = c->dirty;
+	c->argv[n++] = (char *)"--record-ms";
+	c->argv[n++] = c->rec;
+	for (size_t i = 0; extra[i] != NULL && n < sizeof(c->argv) / sizeof(c->argv[0]) - 7; i++)
+		c->argv[n++] = extra[i];
+	c->argv[n++] = (char *)"--node";
+	c->argv[n++] = c->node;
+	c->argv[n++] = (char *)"--generation";
+	c->argv[n++] = c->gen;
+	c->argv[n++] = (char *)"--ctl";
+	c->argv[n++] = ctl;
+	c->argv[n] = NULL;
+}
+
 static int sim_start_locked(struct hv *h, const struct hv_start_req *req)
 {
 	char image[SIM_PATH_MAX], logp[SIM_PATH_MAX];
-	char s_hold[16], s_dirty[16], s_rec[16], s_fd[8], s_node[16], s_gen[24];
+	struct simdom_cmd cmd;
+	char s_fd[8];
 	char ctl[SIM_PATH_MAX];
 	unsigned char rnd[8];
 	struct sim_dom *d = NULL;
@@ -852,27 +896,9 @@ static int sim_start_locked(struct hv *h, const struct hv_start_req *req)
 		 req->nodeid, req->generation, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
 		 rnd[5], rnd[6], rnd[7]);
 
-	snprintf(s_hold, sizeof(s_hold), "%" PRIu32,
-		 req->memory_mb < h->hold_max_mb ? req->memory_mb : h->hold_max_mb);
-	snprintf(s_dirty, sizeof(s_dirty), "%" PRIu32, h->dirty_kib_s);
-	snprintf(s_rec, sizeof(s_rec), "%" PRIu32, h->record_ms);
 	snprintf(s_fd, sizeof(s_fd), "%d", SIM_READY_FD);
-	snprintf(s_node, sizeof(s_node), "%" PRIu32, req->nodeid);
-	snprintf(s_gen, sizeof(s_gen), "%" PRIu64, req->generation);
-	char *const argv[] = {
-		(char *)SIM_PROGRAM_NAME,
-		(char *)"--name", d->name,
-		(char *)"--image", image,
-		(char *)"--incarnation", d->inc,
-		(char *)"--hold-mb", s_hold,
-		(char *)"--dirty-kib-s", s_dirty,
-		(char *)"--record-ms", s_rec,
-		(char *)"--ready-fd", s_fd,
-		(char *)"--node", s_node,
-		(char *)"--generation", s_gen,
-		(char *)"--ctl", ctl,
-		NULL,
-	};
+	char *const extra[] = { (char *)"--ready-fd", s_fd, NULL };
+	simdom_cmd_build(&cmd, h, d, req, image, ctl, extra);
 
 	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	logfd = open(logp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -886,7 +912,7 @@ static int sim_start_locked(struct hv *h, const struct hv_start_req *req)
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(h->program, argv, nullfd, logfd, &pipefd[1], 1);
+		child_exec(h->program, cmd.argv, nullfd, logfd, &pipefd[1], 1);
 
 	close(pipefd[1]);
 	pipefd[1] = -1;
@@ -1440,7 +1466,8 @@ static int sim_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 			    hv_migrate_cb cb, void *arg)
 {
 	char image[SIM_PATH_MAX], logp[SIM_PATH_MAX], ctl[SIM_PATH_MAX];
-	char s_hold[16], s_dirty[16], s_rec[16], s_node[16], s_gen[24], s_tmo[16];
+	struct simdom_cmd cmd;
+	char s_tmo[16];
 	char line[512];
 	unsigned char rnd[8];
 	struct sim_dom *d;
@@ -1497,30 +1524,15 @@ static int sim_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 		return rc;
 	}
 
-	snprintf(s_hold, sizeof(s_hold), "%" PRIu32,
-		 req->memory_mb < h->hold_max_mb ? req->memory_mb : h->hold_max_mb);
-	snprintf(s_dirty, sizeof(s_dirty), "%" PRIu32, h->dirty_kib_s);
-	snprintf(s_rec, sizeof(s_rec), "%" PRIu32, h->record_ms);
-	snprintf(s_node, sizeof(s_node), "%" PRIu32, req->nodeid);
-	snprintf(s_gen, sizeof(s_gen), "%" PRIu64, req->generation);
 	snprintf(s_tmo, sizeof(s_tmo), "%" PRIu32, h->start_timeout_ms);
-	char *const argv[] = {
-		(char *)SIM_PROGRAM_NAME,
-		(char *)"--name", d->name,
-		(char *)"--image", image,
-		(char *)"--incarnation", d->inc,
-		(char *)"--hold-mb", s_hold,
-		(char *)"--dirty-kib-s", s_dirty,
-		(char *)"--record-ms", s_rec,
+	char *const extra[] = {
 		(char *)"--ready-fd", (char *)"3",
 		(char *)"--progress-fd", (char *)"4",
 		(char *)"--incoming", (char *)"5",
 		(char *)"--incoming-timeout-ms", s_tmo,
-		(char *)"--node", s_node,
-		(char *)"--generation", s_gen,
-		(char *)"--ctl", ctl,
 		NULL,
 	};
+	simdom_cmd_build(&cmd, h, d, req, image, ctl, extra);
 
 	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	logfd = open(logp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -1535,7 +1547,7 @@ static int sim_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 	}
 	if (pid == 0) {
 		int fds[3] = { ready[1], prog[1], fd };
-		child_exec(h->program, argv, nullfd, logfd, fds, 3);
+		child_exec(h->program, cmd.argv, nullfd, logfd, fds, 3);
 	}
 	close(ready[1]);
 	close(prog[1]);

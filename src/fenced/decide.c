@@ -19,7 +19,6 @@
 
 #define DECIDE_MS 50
 #define CONFIRM_RETRY_MS 3000
-#define PILL_GRACE_MS 5000 /* tests/sim/simfd.c mirrors it */
 
 static bool is_pill(enum hb_msg_type t)
 {
@@ -297,10 +296,7 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 			}
 			continue;
 		}
-		/* a pending flag from a xenhad that is not synchronised and
-		 * quorate is its own stale view (e.g. it just started alone
-		 * and saw everyone "leave"): never fence on it */
-		if (!sv.quorate || !acting(d) || !x->synced || !x->quorate)
+		if (!fr_survivor_may_act(sv.quorate, acting(d), x->synced, x->quorate))
 			continue;
 		if (!p->pending) {
 			p->pending = true;
@@ -331,13 +327,7 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 			       "(%u ms after its last tick)%s", p->name, fr_wait_ms(&d->t),
 			       d->hbw ? " and writing a poison pill" : "");
 		}
-		/* A peer whose fencing daemon still ticks in our group lost
-		 * only its xenhad (killed; systemd restarts it): give it
-		 * PILL_GRACE_MS to rejoin before a pill resets the host and
-		 * every domain on it.  The pill only speeds things up: the
-		 * confirmation rules do not change, and a peer whose xenhad
-		 * stays away stops petting after xenhad_timeout_ms anyway. */
-		if (!p->member || now - p->pending_since_ms >= PILL_GRACE_MS)
+		if (fr_pill_now(&d->t, p->member, p->pending_since_ms, now))
 			pill_step(d, id, p);
 		if (agents && !p->agent && !p->agent_off && !p->agent_failed &&
 		    fd_agent_start(d, p) < 0)

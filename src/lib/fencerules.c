@@ -64,6 +64,20 @@ void fr_timing_defaults(struct fr_timing *t)
 	t->disk_interval_ms = 1000;     /* sbd's loop timeout default (1 s) */
 	t->disk_timeout_ms = 2000;      /* [fencing] disk_timeout_ms default */
 	t->xenhad_timeout_ms = 10000;   /* [fencing] xenhad_timeout_ms default */
+	t->pill_grace_ms = 5000;        /* the campaign saw a restarted xenhad answer after 5 s under load */
+}
+
+bool fr_survivor_may_act(bool we_may_act, bool acting, bool xenhad_synced, bool xenhad_quorate)
+{
+	return we_may_act && acting && xenhad_synced && xenhad_quorate;
+}
+
+bool fr_pill_now(const struct fr_timing *t, bool peer_ticking, uint64_t pending_since_ms,
+		 uint64_t now_ms)
+{
+	if (!peer_ticking)
+		return true;
+	return now_ms >= pending_since_ms && now_ms - pending_since_ms >= t->pill_grace_ms;
 }
 
 const char *fr_pet_reason_str(enum fr_pet_reason r)

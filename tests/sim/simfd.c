@@ -751,8 +751,6 @@ static void reset_incident(struct fpeer *p)
 	p->unfenceable_logged = false;
 }
 
-#define SIM_PILL_GRACE_MS 5000 /* decide.c PILL_GRACE_MS */
-
 static void pill_step(struct sfd *d, uint32_t id, struct fpeer *p)
 {
 	int64_t seq;
@@ -810,7 +808,7 @@ static void survivor_step(struct sfd *d)
 				reset_incident(p);
 			continue;
 		}
-		if (!sv.quorate || !acting(d) || !d->xl.synced || !d->xl.quorate)
+		if (!fr_survivor_may_act(sv.quorate, acting(d), d->xl.synced, d->xl.quorate))
 			continue;
 		if (!p->pending) {
 			p->pending = true;
@@ -833,9 +831,7 @@ static void survivor_step(struct sfd *d)
 			xl_queue(d, IPC_OP_FENCE_BEGIN, p->name, by);
 			p->begun = true;
 		}
-		/* decide.c: a peer whose fenced still ticks gets PILL_GRACE_MS
-		 * for its xenhad to rejoin before the pill */
-		if (!p->member || S.now - p->pending_since_ms >= SIM_PILL_GRACE_MS)
+		if (fr_pill_now(&d->t, p->member, p->pending_since_ms, S.now))
 			pill_step(d, id, p);
 
 		memset(&fp, 0, sizeof(fp));

@@ -813,6 +813,24 @@ static void test_check_two_node(void **state)
 	}
 }
 
+/* The acting survivor's two gates (decide.c survivor_step). */
+static void test_survivor_gates(void **state)
+{
+	struct fr_timing t = defaults();
+
+	(void)state;
+	assert_true(fr_survivor_may_act(true, true, true, true));
+	assert_false(fr_survivor_may_act(false, true, true, true));
+	assert_false(fr_survivor_may_act(true, false, true, true));
+	assert_false(fr_survivor_may_act(true, true, false, true));
+	assert_false(fr_survivor_may_act(true, true, true, false));
+	/* a peer whose fenced is gone: at once; still ticking: after the grace */
+	assert_true(fr_pill_now(&t, false, 1000, 1000));
+	assert_false(fr_pill_now(&t, true, 1000, 1000 + t.pill_grace_ms - 1));
+	assert_true(fr_pill_now(&t, true, 1000, 1000 + t.pill_grace_ms));
+	assert_false(fr_pill_now(&t, true, 1000, 999)); /* a since in the future */
+}
+
 enum field { F_W, F_MSGWAIT, F_TICK, F_LEASE, F_INTERVAL, F_DTIMEOUT, F_XENHAD, F_TOKEN,
 	     F_MARGIN, F_ISCSI, F_MPATH_RETRY };
 
@@ -1011,6 +1029,7 @@ int main(void)
 		cmocka_unit_test(test_tiebreak_never_both),
 		cmocka_unit_test(test_check_defaults),
 		cmocka_unit_test(test_check_two_node),
+		cmocka_unit_test(test_survivor_gates),
 		cmocka_unit_test(test_check_each_alone),
 		cmocka_unit_test(test_check_watchdog_floor),
 		cmocka_unit_test(test_check_brief_example_and_limits),
