@@ -1,6 +1,6 @@
 /*
  * Hypervisor driver ops table.  One const instance per backend ("sim",
- * later "xen"), chosen by name with hv_find().  The daemon's executor and
+ * "xen"), chosen by name with hv_find().  The daemon's executor and
  * domain monitor go through this table only.
  *
  * Threading: a driver that needs to wait for events exposes a file
@@ -142,5 +142,6 @@ struct hv_ops {
 /* Registry: all compiled-in drivers. */
 const struct hv_ops *hv_find(const char *name);
 extern const struct hv_ops hv_sim_ops;
+extern const struct hv_ops hv_xen_ops;   /* only with --with-xen (HAVE_XEN) */
 
 #endif

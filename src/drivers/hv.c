@@ -9,9 +9,11 @@
 
 #include "xenha/hv.h"
 
-/* "xen" joins this table when its driver exists. */
 static const struct hv_ops *const hv_drivers[] = {
 	&hv_sim_ops,
+#ifdef HAVE_XEN
+	&hv_xen_ops,        /* built with --with-xen (src/drivers/hv_xen.c) */
+#endif
 };
 
 const struct hv_ops *hv_find(const char *name)

@@ -350,7 +350,11 @@ static void test_registry(void **state)
 	(void)state;
 	assert_ptr_equal(hv_find("sim"), &hv_sim_ops);
 	assert_string_equal(hv_sim_ops.name, "sim");
+#ifdef HAVE_XEN
+	assert_ptr_equal(hv_find("xen"), &hv_xen_ops);
+#else
 	assert_null(hv_find("xen"));
+#endif
 	assert_null(hv_find(""));
 	assert_null(hv_find(NULL));
 }
