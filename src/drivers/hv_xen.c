@@ -248,11 +248,13 @@ static int xl_fail_report(struct xl_parse *p, const char *key, const char *what)
 	for (size_t i = 0; i < n; i++)
 		if (p->rbuf[i] == '\n')
 			p->rbuf[i] = ' ';
-	if (strncmp(p->rbuf, "xl.cfg:", 7) == 0)
+	if (strncmp(p->rbuf, "xl.cfg:", 7) == 0 && isdigit((unsigned char)p->rbuf[7])) {
 		snprintf(p->err, p->errlen, "%s", p->rbuf);
-	else
-		return xl_fail(p, key, "%s: %s", what, p->rbuf);
-	return -EINVAL;
+		return -EINVAL;
+	}
+	/* no line from libxlutil (disk specs): the key's line */
+	return xl_fail(p, key, "%s: %s", what,
+		       strncmp(p->rbuf, "xl.cfg: ", 8) == 0 ? p->rbuf + 8 : p->rbuf);
 }
 
 /*
@@ -422,8 +424,12 @@ static int xl_lists(struct xl_parse *p, libxl_domain_config *dc)
 			dc->num_disks = i + 1;
 			if (spec == NULL)
 				return xl_fail(p, "disk", "disk %d: not a string", i);
-			if (xlu_disk_parse(p->c, 1, &spec, &dc->disks[i]) != 0)
-				return xl_fail_report(p, "disk", "bad disk spec");
+			if (xlu_disk_parse(p->c, 1, &spec, &dc->disks[i]) != 0) {
+				char what[32];
+
+				snprintf(what, sizeof(what), "disk %d", i);
+				return xl_fail_report(p, "disk", what);
+			}
 		}
 	} else if (rc != 0 && rc != ESRCH) {
 		return xl_fail_report(p, "disk", "disk must be a list");
