@@ -1583,10 +1583,11 @@ static int xen_migrate_send(struct hv *h, const char *name, int fd, const struct
 		progress(cb, arg, true, 0);
 		return 0;
 	}
-	/* the target runs it: our copy goes; dispatch reports "migrated away" */
+	/* the target runs it: our copy goes; dispatch reports "migrated away"
+	 * once Xen no longer lists it */
 	d->migrated = true;
-	rc = libxl_domain_destroy(h->ctx, domid, NULL);
 	pthread_mutex_unlock(&h->mu);
+	rc = libxl_domain_destroy(h->ctx, domid, NULL);
 	if (rc != 0)
 		qb_log(LOG_ERR, "xen domain %s: cannot destroy the migrated source copy domid=%" PRIu32
 		       " rc=%d (it stays suspended)", name, domid, rc);
@@ -1597,8 +1598,10 @@ static int xen_migrate_send(struct hv *h, const char *name, int fd, const struct
 	return 0;
 
 abort_resume:
-	pthread_mutex_lock(&h->mu);
+	/* d stays valid without the lock while it is migrating: only the
+	 * scan frees entries and it skips migrating ones */
 	mig_resume_source(h, d, domid, name);
+	pthread_mutex_lock(&h->mu);
 	d->migrating = false;
 	pthread_mutex_unlock(&h->mu);
 	progress(cb, arg, true, 0);
