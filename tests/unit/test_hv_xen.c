@@ -65,6 +65,7 @@ struct fhost {
 	/* knobs */
 	bool create_fail, create_leaves_domain, unpause_fail, honour_shutdown;
 	bool suspend_fail, restore_fail;
+	uint32_t restore_slow_ms;  /* restore takes this long after the stream */
 	int watch_fail;            /* xs_check_watch fails this many times */
 	/* counters */
 	int creates, destroys, resumes, shutdowns, suspends;
@@ -353,6 +354,8 @@ int __wrap_libxl_domain_create_restore(libxl_ctx *ctx, libxl_domain_config *dc, 
 	pthread_mutex_lock(&fw_mu);
 	*domid = fh_add_config(fh, dc)->domid;    /* created paused */
 	pthread_mutex_unlock(&fw_mu);
+	if (fh->restore_slow_ms)
+		usleep(fh->restore_slow_ms * 1000u);
 	return rc;
 }
 
@@ -953,7 +956,8 @@ static void *recv_thread(void *p)
 }
 
 /* Migrate web1 from a to b; returns the source's outcome. */
-static int migrate(struct fx *f, struct recv_arg *r, bool target_silent)
+static int migrate_opts(struct fx *f, struct recv_arg *r, bool target_silent,
+			const struct hv_migrate_opts *o)
 {
 	int sv[2], outcome = -1, finals = 0;
 	pthread_t t;
@@ -966,13 +970,18 @@ static int migrate(struct fx *f, struct recv_arg *r, bool target_silent)
 		close(sv[1]);        /* the target never answers */
 	else
 		assert_int_equal(pthread_create(&t, NULL, recv_thread, r), 0);
-	assert_int_equal(hv_xen_ops.migrate_send(f->ha, "web1", sv[0], NULL, on_progress, &finals,
+	assert_int_equal(hv_xen_ops.migrate_send(f->ha, "web1", sv[0], o, on_progress, &finals,
 						 &outcome), 0);
 	close(sv[0]);
 	if (!target_silent)
 		pthread_join(t, NULL);
 	assert_int_equal(finals, 1);
 	return outcome;
+}
+
+static int migrate(struct fx *f, struct recv_arg *r, bool target_silent)
+{
+	return migrate_opts(f, r, target_silent, NULL);
 }
 
 static bool runs(struct fhost *fh, const char *name)
@@ -1038,6 +1047,27 @@ static void test_migrate_abort_stream_fails(void **state)
 	assert_true(runs(&f->a, "web1"));
 	assert_int_equal(fh_count(&f->b), 0);
 	assert_int_equal(f->b.destroys, 0);     /* never restored: nothing to destroy */
+}
+
+/* The target restored a paused copy, but the source gave up waiting for
+ * VERIFIED: no COMMIT, so the target destroys its copy and the source
+ * resumes its own. */
+static void test_migrate_abort_after_restore(void **state)
+{
+	struct fx *f = *state;
+	struct hv_migrate_opts o = { .timeout_ms = 300 };
+	struct recv_arg r;
+
+	assert_int_equal(start(f, f->ha, "web1", 7), 0);
+	f->b.restore_slow_ms = 800;
+	assert_int_equal(migrate_opts(f, &r, false, &o), HV_MIG_ABORTED);
+	assert_true(r.rc < 0);
+	assert_int_equal(f->b.destroys, 1);        /* the paused copy */
+	assert_null(fh_find_name(&f->b, "web1"));
+	assert_int_equal(f->a.resumes, 1);
+	assert_true(runs(&f->a, "web1"));
+	assert_int_equal(dispatch(f->hb), 0);
+	assert_int_equal(f->eb.n, 0);              /* never ran there: no end */
 }
 
 static void test_migrate_target_silent(void **state)
@@ -1116,6 +1146,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_target_restore_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_stream_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_abort_after_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_target_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_in_doubt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_in_doubt_destroy, setup, teardown),
