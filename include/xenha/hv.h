@@ -139,6 +139,11 @@ struct hv_ops {
 	int (*resume)(struct hv *h, const char *name);
 };
 
+/* A domain name every driver accepts: 1..XH_NAME_MAX-1 bytes of
+ * [A-Za-z0-9._-], not starting with '.' or '-' (it becomes a file name
+ * (sim) and a xenstore path component (xen)). */
+bool hv_name_ok(const char *name);
+
 /* Registry: all compiled-in drivers. */
 const struct hv_ops *hv_find(const char *name);
 extern const struct hv_ops hv_sim_ops;

@@ -116,25 +116,6 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Names become file names: one path component, no hidden files. */
-static bool sim_name_ok(const char *name)
-{
-	size_t n;
-
-	if (name == NULL)
-		return false;
-	n = strnlen(name, XH_NAME_MAX);
-	if (n == 0 || n >= XH_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
 static int sim_path(char *buf, size_t len, const char *dir, const char *prefix,
 		    const char *name, const char *suffix)
 {
@@ -863,7 +844,7 @@ static int sim_start_locked(struct hv *h, const struct hv_start_req *req)
 	int rc, pidfd;
 	char state;
 
-	if (req == NULL || !sim_name_ok(req->name))
+	if (req == NULL || !hv_name_ok(req->name))
 		return -EINVAL;
 	if (dom_find_live(h, req->name) != NULL)
 		return -EEXIST;
@@ -998,7 +979,7 @@ static int dom_lookup_for_stop(struct hv *h, const char *name, struct sim_dom **
 	int rc;
 
 	*out = NULL;
-	if (!sim_name_ok(name))
+	if (!hv_name_ok(name))
 		return -EINVAL;
 	*out = dom_find_live(h, name);
 	if (*out != NULL)
@@ -1111,7 +1092,7 @@ static int sim_list_locked(struct hv *h, struct hv_domain_info **out, uint32_t *
 			continue;
 		memcpy(name, de->d_name, len - 4);
 		name[len - 4] = '\0';
-		if (!sim_name_ok(name))
+		if (!hv_name_ok(name))
 			continue;
 		rc = dom_adopt(h, name, &d);
 		if (rc < 0)
@@ -1287,7 +1268,7 @@ static int sim_migrate_send(struct hv *h, const char *name, int fd, const struct
 	bool have = false, gone = false;
 
 	*outcome = HV_MIG_ABORTED;
-	if (!sim_name_ok(name) || fd < 0)
+	if (!hv_name_ok(name) || fd < 0)
 		return -EINVAL;
 	if (o != NULL)
 		opts = *o;
@@ -1413,7 +1394,7 @@ static int sim_resume(struct hv *h, const char *name)
 	int cfd, rc;
 	uint64_t id = 0;
 
-	if (!sim_name_ok(name))
+	if (!hv_name_ok(name))
 		return -EINVAL;
 	pthread_mutex_lock(&h->mu);
 	d = dom_for_migrate(h, name, &rc);
@@ -1480,7 +1461,7 @@ static int sim_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 	int rc;
 	char state;
 
-	if (req == NULL || !sim_name_ok(req->name) || fd < 0)
+	if (req == NULL || !hv_name_ok(req->name) || fd < 0)
 		return -EINVAL;
 	if ((rc = sim_path(image, sizeof(image), h->image_dir, "", req->name, ".img")) < 0 ||
 	    (rc = sim_path(logp, sizeof(logp), h->run_dir, "", req->name, ".log")) < 0 ||
