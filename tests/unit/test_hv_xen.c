@@ -66,6 +66,7 @@ struct fhost {
 	bool create_fail, create_leaves_domain, unpause_fail, honour_shutdown;
 	bool suspend_fail, restore_fail;
 	uint32_t restore_slow_ms;  /* restore takes this long after the stream */
+	uint32_t unpause_slow_ms;  /* unpause takes this long */
 	int watch_fail;            /* xs_check_watch fails this many times */
 	/* counters */
 	int creates, destroys, resumes, shutdowns, suspends;
@@ -211,6 +212,8 @@ int __wrap_libxl_domain_unpause(libxl_ctx *ctx, uint32_t domid, const libxl_asyn
 	struct fdom *d;
 	int rc = 0;
 
+	if (fh->unpause_slow_ms)
+		usleep(fh->unpause_slow_ms * 1000u);
 	pthread_mutex_lock(&fw_mu);
 	d = fh_find(fh, domid);
 	if (d == NULL || fh->unpause_fail)
@@ -1055,11 +1058,11 @@ static void test_migrate_abort_stream_fails(void **state)
 static void test_migrate_abort_after_restore(void **state)
 {
 	struct fx *f = *state;
-	struct hv_migrate_opts o = { .timeout_ms = 300 };
+	struct hv_migrate_opts o = { .timeout_ms = 1500 };
 	struct recv_arg r;
 
 	assert_int_equal(start(f, f->ha, "web1", 7), 0);
-	f->b.restore_slow_ms = 800;
+	f->b.restore_slow_ms = 3000;
 	assert_int_equal(migrate_opts(f, &r, false, &o), HV_MIG_ABORTED);
 	assert_true(r.rc < 0);
 	assert_int_equal(f->b.destroys, 1);        /* the paused copy */
@@ -1129,6 +1132,29 @@ static void test_migrate_in_doubt_destroy(void **state)
 	assert_int_equal(f->ea.reason[0], HV_END_STOPPED);
 }
 
+/* COMMIT arrived and the target runs the domain, but RUNNING comes too
+ * late for the source: in doubt, the source copy stays suspended (never
+ * two running copies), and the caller destroys it once it learns the
+ * target runs it. */
+static void test_migrate_in_doubt_target_runs(void **state)
+{
+	struct fx *f = *state;
+	struct hv_migrate_opts o = { .timeout_ms = 1500 };
+	struct recv_arg r;
+
+	assert_int_equal(start(f, f->ha, "web1", 7), 0);
+	f->b.unpause_slow_ms = 3000;
+	assert_int_equal(migrate_opts(f, &r, false, &o), HV_MIG_IN_DOUBT);
+	assert_int_equal(r.rc, 0);                /* the target runs it */
+	assert_true(runs(&f->b, "web1"));
+	assert_non_null(fh_find_name(&f->a, "web1"));
+	assert_false(runs(&f->a, "web1"));
+	assert_int_equal(f->a.resumes, 0);
+	assert_int_equal(hv_xen_ops.destroy(f->ha, "web1"), 0);
+	assert_null(fh_find_name(&f->a, "web1"));
+	assert_true(runs(&f->b, "web1"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1150,6 +1176,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_target_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_in_doubt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_in_doubt_destroy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_in_doubt_target_runs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("hv_xen", tests, NULL, NULL);
