@@ -588,10 +588,18 @@ static struct xen_dom *dom_new(const struct hv_start_req *req, uint32_t domid,
 	return d;
 }
 
-/* Destroy what a failed create or restore may have left. */
-static void create_cleanup(struct hv *h, const char *name, uint32_t domid)
+/* Destroy what a failed create or restore may have left: only if domid
+ * still names the domain we tried to make (uuid), never a domain that got
+ * the domid after libxl cleaned up by itself. */
+static void create_cleanup(struct hv *h, const char *name, uint32_t domid, const uint8_t *uuid)
 {
+	struct xen_dom probe = { .domid = domid };
+	xc_domaininfo_t info;
+
 	if (domid == (uint32_t)INVALID_DOMID || domid == 0)
+		return;
+	memcpy(probe.uuid, uuid, sizeof(probe.uuid));
+	if (dom_info(h, &probe, &info) < 0)
 		return;
 	if (libxl_domain_destroy(h->ctx, domid, NULL) != 0)
 		qb_log(LOG_ERR, "xen domain %s: cannot destroy the failed domain domid=%" PRIu32,
@@ -641,13 +649,13 @@ static int xen_start_locked(struct hv *h, const struct hv_start_req *req)
 	rc = libxl_domain_create_new(h->ctx, &dc, &domid, NULL, NULL);
 	if (rc != 0) {
 		qb_log(LOG_ERR, "xen domain %s: create failed rc=%d", req->name, rc);
-		create_cleanup(h, req->name, domid);
+		create_cleanup(h, req->name, domid, libxl_uuid_bytearray_const(&dc.c_info.uuid));
 		rc = -EIO;
 		goto out;
 	}
 	d = dom_new(req, domid, &dc);
 	if (d == NULL) {
-		create_cleanup(h, req->name, domid);
+		create_cleanup(h, req->name, domid, libxl_uuid_bytearray_const(&dc.c_info.uuid));
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -662,7 +670,7 @@ static int xen_start_locked(struct hv *h, const struct hv_start_req *req)
 			       domid, rc == -ECHILD ? "ended at once" : strerror(-rc));
 	}
 	if (rc < 0) {
-		create_cleanup(h, req->name, domid);
+		create_cleanup(h, req->name, domid, libxl_uuid_bytearray_const(&dc.c_info.uuid));
 		free(d);
 		goto out;
 	}
@@ -1126,8 +1134,10 @@ static int xen_resume(struct hv *h, const char *name)
 /* Target side: drop the incoming entry and its paused copy. */
 static void incoming_drop(struct hv *h, struct xen_dom *d, uint32_t domid)
 {
+	/* an incoming entry is ours alone (the scan skips it): no lock
+	 * needed around the destroy */
+	create_cleanup(h, d->name, domid, d->uuid);
 	pthread_mutex_lock(&h->mu);
-	create_cleanup(h, d->name, domid);
 	dom_unlink(h, d);
 	pthread_mutex_unlock(&h->mu);
 	free(d);

@@ -64,6 +64,7 @@ struct fhost {
 	uint64_t total_pages;
 	/* knobs */
 	bool create_fail, create_leaves_domain, unpause_fail, honour_shutdown;
+	uint32_t create_fail_domid;  /* failed create reports this domid (0: none) */
 	bool suspend_fail, restore_fail;
 	uint32_t restore_slow_ms;  /* restore takes this long after the stream */
 	uint32_t unpause_slow_ms;  /* unpause takes this long */
@@ -197,6 +198,8 @@ int __wrap_libxl_domain_create_new(libxl_ctx *ctx, libxl_domain_config *dc, uint
 	if (fh->create_fail) {
 		if (fh->create_leaves_domain)
 			*domid = fh_add_config(fh, dc)->domid;
+		else if (fh->create_fail_domid)
+			*domid = fh->create_fail_domid;
 		rc = ERROR_FAIL;
 	} else {
 		*domid = fh_add_config(fh, dc)->domid;
@@ -685,6 +688,16 @@ static void test_create_fails(void **state)
 	free(info);
 	assert_int_equal(dispatch(f->ha), 0);
 	assert_int_equal(f->ea.n, 0);          /* never recorded, never reported */
+
+	/* libxl cleaned up by itself and the domid it reports already
+	 * belongs to another domain: that one is not touched */
+	f->a.create_leaves_domain = false;
+	fh_add(&f->a, 3, "other", 0x44);
+	f->a.create_fail_domid = 3;
+	assert_int_equal(start(f, f->ha, "web1", 7), -EIO);
+	assert_non_null(fh_find_name(&f->a, "other"));
+	assert_int_equal(f->a.destroys, 1);     /* only the half-built one above */
+	fh_remove(&f->a, fh_get(&f->a, "other"));
 
 	/* unpause fails: also destroyed and not recorded */
 	f->a.create_fail = false;
