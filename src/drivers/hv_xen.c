@@ -102,6 +102,8 @@ struct hv {
 	uint32_t start_timeout_ms;
 	struct xen_dom *doms;
 	pthread_mutex_t mu;          /* guards doms and the entries */
+	uint64_t watch_errors;       /* main loop only */
+	uint64_t watch_err_logged_ms;
 };
 
 /* ---- small helpers ---- */
@@ -539,9 +541,19 @@ static int xen_dispatch(struct hv *h)
 	 * below looks at every domain */
 	while ((w = xs_check_watch(h->xs)) != NULL)
 		free(w);
-	if (errno != EAGAIN)
-		qb_log(LOG_WARNING, "xen: xenstore watch read failed: %s (re-scanning all domains)",
-		       strerror(errno));
+	if (errno != EAGAIN) {
+		/* a broken xenstore connection may leave the fd readable: then
+		 * every loop turn lands here; say so at most every 10 s */
+		int err = errno;
+		uint64_t now = mono_ms();
+
+		h->watch_errors++;
+		if (h->watch_err_logged_ms == 0 || now - h->watch_err_logged_ms >= 10000u) {
+			qb_log(LOG_WARNING, "xen: xenstore watch read failed: %s errors=%" PRIu64
+			       " (re-scanning all domains)", strerror(err), h->watch_errors);
+			h->watch_err_logged_ms = now;
+		}
+	}
 
 	pthread_mutex_lock(&h->mu);
 	rc = xen_scan_locked(h, &ends);

@@ -357,6 +357,11 @@ static void tick(void *arg)
 {
 	struct xd *d = arg;
 
+	/* a safety re-scan every 10 s in case a domain's end raised no event
+	 * (the xen driver re-scans all domains on every dispatch; for sim it
+	 * is a no-op without events) */
+	if (++d->ticks % 10 == 0 && d->hvh)
+		d->hv->dispatch(d->hvh);
 	xd_kick(d);
 	qb_loop_timer_add(d->loop, QB_LOOP_LOW, 1000 * QB_TIME_NS_IN_MSEC, d, tick, &d->tick_timer);
 }

@@ -72,6 +72,7 @@ struct xd {
 	uint64_t work_last_ms;            /* monotonic ms of the last pass */
 	qb_loop_timer_handle work_timer;
 	qb_loop_timer_handle tick_timer;
+	uint32_t ticks;                 /* tick() calls, for the safety re-scan */
 	qb_map_t *reported;              /* name -> struct xd_mark (executor reports) */
 	qb_map_t *proposed;              /* name -> struct xd_mark (coordinator proposals) */
 
