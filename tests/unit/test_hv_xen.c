@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <qb/qblog.h>
+#include <syslog.h>
 #include <libxl.h>
 #include <libxl_utils.h>
 #include <xenctrl.h>
@@ -75,6 +77,7 @@ struct fhost {
 
 static pthread_mutex_t fw_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct fhost *fw_next;      /* the host the next open() connects to */
+static xentoollog_logger *fw_logger;  /* what the driver gave libxl */
 
 static struct fdom *fh_find(struct fhost *fh, uint32_t domid)
 {
@@ -176,6 +179,7 @@ int __wrap_libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags, xentoo
 int __wrap_libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags, xentoollog_logger *lg)
 {
 	*pctx = (libxl_ctx *)fw_next;
+	fw_logger = lg;
 	return 0;
 }
 
@@ -632,6 +636,50 @@ static void test_registry(void **state)
 	(void)state;
 	assert_ptr_equal(hv_find("xen"), &hv_xen_ops);
 	assert_string_equal(hv_xen_ops.name, "xen");
+}
+
+/* what qb_log delivered to the test's custom target */
+static char log_last[512];
+static int log_last_prio = -1;
+
+static void log_capture(int32_t t, struct qb_log_callsite *cs, struct timespec *ts, const char *msg)
+{
+	snprintf(log_last, sizeof(log_last), "%s", msg);
+	log_last_prio = cs->priority;
+}
+
+static void __attribute__((format(printf, 5, 6)))
+libxl_says(xentoollog_logger *lg, xentoollog_level level, int errnoval, const char *context,
+	   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	lg->vmessage(lg, level, errnoval, context, fmt, ap);
+	va_end(ap);
+}
+
+/* libxl's and libxc's messages reach xenha's log (qb_log) */
+static void test_logger(void **state)
+{
+	int32_t t;
+
+	(void)state;
+	assert_non_null(fw_logger);
+	qb_log_init("test_hv_xen", LOG_USER, LOG_DEBUG);
+	qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
+	t = qb_log_custom_open(log_capture, NULL, NULL, NULL);
+	assert_true(t > 0);
+	assert_int_equal(qb_log_ctl(t, QB_LOG_CONF_ENABLED, QB_TRUE), 0);
+	assert_int_equal(qb_log_filter_ctl(t, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", LOG_DEBUG), 0);
+	libxl_says(fw_logger, XTL_ERROR, ENOENT, "libxl", "cannot open %s: rc=%d", "/dev/xen/privcmd", 42);
+	assert_string_equal(log_last, "xen libxl: cannot open /dev/xen/privcmd: rc=42: No such file or directory");
+	assert_int_equal(log_last_prio, LOG_ERR);
+	libxl_says(fw_logger, XTL_WARN, -1, NULL, "guest %s slow", "web1");
+	assert_string_equal(log_last, "xen libxl: guest web1 slow");
+	assert_int_equal(log_last_prio, LOG_WARNING);
+	qb_log_custom_close(t);
+	qb_log_fini();
 }
 
 static void test_start_ok(void **state)
@@ -1172,6 +1220,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_cfg, setup, teardown),
