@@ -1216,6 +1216,39 @@ static void test_migrate_in_doubt_target_runs(void **state)
 	assert_true(runs(&f->b, "web1"));
 }
 
+/* A HELLO that is not whole and checked is refused: the source never
+ * suspends.  Frames: "XHXM" 1 type len16 payload crc32 (docs/xen.md). */
+static void test_migrate_bad_hello(void **state)
+{
+	/* a right HELLO for web1 but for its checksum */
+	static const uint8_t bad_crc[] = { 'X', 'H', 'X', 'M', 1, 1, 0, 15,
+					   'n', 'a', 'm', 'e', '=', 'w', 'e', 'b', '1', ' ',
+					   'g', 'e', 'n', '=', '8', 0xde, 0xad, 0xbe, 0xef };
+	static const uint8_t bad_magic[] = { 'X', 'H', 'X', 'N', 1, 1, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t too_long[] = { 'X', 'H', 'X', 'M', 1, 1, 0xff, 0xff };
+	static const uint8_t truncated[] = { 'X', 'H', 'X', 'M', 1, 1, 0, 9, 'n', 'a' };
+	const struct { const uint8_t *b; size_t n; } cases[] = {
+		{ bad_crc, sizeof(bad_crc) }, { bad_magic, sizeof(bad_magic) },
+		{ too_long, sizeof(too_long) }, { truncated, sizeof(truncated) },
+	};
+	struct fx *f = *state;
+
+	assert_int_equal(start(f, f->ha, "web1", 7), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int sv[2], outcome = -1;
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		assert_int_equal(write_all(sv[1], cases[i].b, cases[i].n), 0);
+		close(sv[1]);
+		assert_int_equal(hv_xen_ops.migrate_send(f->ha, "web1", sv[0], NULL, NULL, NULL,
+							 &outcome), 0);
+		close(sv[0]);
+		assert_int_equal(outcome, HV_MIG_ABORTED);
+		assert_int_equal(f->a.suspends, 0);
+		assert_true(runs(&f->a, "web1"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1236,6 +1269,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_abort_stream_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_after_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_target_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_bad_hello, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_in_doubt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_in_doubt_destroy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_in_doubt_target_runs, setup, teardown),
