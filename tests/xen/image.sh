@@ -87,6 +87,42 @@ chmod 755 "$R/init"
 (cd "$R" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$IMG/initrd"
 rm -rf "$R"
 
+# the PV test guest: the dom0 kernel + a busybox initramfs that takes its address from the
+# kernel command line (xip=A.B.C.D) and serves HTTP on port 80 (busybox httpd)
+R=$(mktemp -d "$LAB/initrd.XXXXXX")
+mkdir -p "$R/bin" "$R/proc" "$R/sys" "$R/dev" "$R/lib" "$R/www"
+cp "$D/bin/busybox" "$R/bin/"
+for a in sh mount ip insmod sleep cat httpd; do ln -s busybox "$R/bin/$a"; done
+cp "$MS/kernel/drivers/net/xen-netfront.ko" "$R/lib/"
+cat > "$R/init" <<-'EOF'
+	#!/bin/sh
+	mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+	insmod /lib/xen-netfront.ko
+	for a in $(cat /proc/cmdline); do case $a in xip=*) xip=${a#xip=};; esac; done
+	n=0; while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n+1)); done
+	ip link set lo up; ip link set eth0 up; ip addr add "$xip/24" dev eth0
+	echo "xenha lab guest $xip" > /www/index.html
+	httpd -p 80 -h /www
+	echo "GUEST-HTTP-UP $xip"
+	while :; do sleep 3600; done
+EOF
+chmod 755 "$R/init"
+mkdir -p "$D/root/domu"
+(cd "$R" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$D/root/domu/web.cpio.gz"
+rm -rf "$R"
+cp "$D/boot/vmlinuz-$KV" "$D/root/domu/vmlinuz"
+cat > "$D/root/domu/web.cfg" <<-'EOF'
+	# PV guest serving HTTP; its address: xl create web.cfg 'extra="console=hvc0 xip=A.B.C.D"'
+	name = "web"
+	type = "pv"
+	kernel = "/root/domu/vmlinuz"
+	ramdisk = "/root/domu/web.cpio.gz"
+	extra = "console=hvc0"
+	memory = 128
+	vcpus = 1
+	vif = [ "bridge=xenbr0" ]
+EOF
+
 cp "$D/boot/vmlinuz-$KV" "$IMG/vmlinuz"
 # QEMU's multiboot loader takes Xen only uncompressed
 zcat "$(ls "$D"/boot/xen-4.17*-amd64.gz | sort -V | tail -1)" > "$IMG/xen"

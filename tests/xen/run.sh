@@ -6,7 +6,7 @@
 # "xen: N passed, N failed".  Everything started here is stopped by PID on exit (any exit);
 # XEN_KEEP=1 leaves the lab running (tear it down with: tests/xen/run.sh down).
 # Needs root, XENHA_BUILD (a configured build tree), and: qemu-system-x86 tgt socat jq bc
-# debootstrap openssh-client.  Settings: tests/xen/lib.sh.  XEN_SCENARIO_C=0 skips the power-off.
+# debootstrap openssh-client.  Settings: tests/xen/lib.sh.  XEN_SCENARIO_C=0 skips the power-off, XEN_GUEST=0 the HTTP guest.
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 N=3
@@ -70,6 +70,7 @@ dest_path() { local f; f=$(find "$SHARE/dest" -name "$1" -type f | head -1); [ -
 {
 	echo "XENHAD=$(dest_path xenhad)"; echo "FENCED=$(dest_path xenha-fenced)"
 	echo "HACTL=$(dest_path hactl)"; echo "SIMDOM=$(dest_path xenha-simdom)"
+	echo "CONFDIR=$(dirname "$(dest_path xenha.conf.example)")"
 } > "$SHARE/paths.env"
 grep -q '=$' "$SHARE/paths.env" && { cat "$SHARE/paths.env"; die "make install did not install every program"; }
 "$SHARE/dest$(dest_path hactl)" keygen -f "$SHARE/authkey" >/dev/null || die "hactl keygen failed"
@@ -143,6 +144,18 @@ h1=$(hist)
 nofence() { [ "$h0" = "$h1" ] && on 0 'hactl --json nodes' | jq -e 'all(.nodes[]; .fence == "none")' >/dev/null; }
 check "d: no HA action (history $h0 -> $h1), no fence" "$s" nofence
 check "d: still 3 synced members, every fenced armed" "$s" synced
+
+# ------------------------------- a PV guest serving HTTP (for scenarios a/b/c/e later)
+if [ "${XEN_GUEST:-1}" = 1 ]; then
+	s=$(now)
+	gip=$NET_H.50
+	on 0 "xl create /root/domu/web.cfg 'extra=\"console=hvc0 xip=$gip\"' >/dev/null 2>&1" || true
+	http() { X timeout 10 wget -q -T 5 -O- "http://$gip/" 2>/dev/null | grep -q "xenha lab guest"; }
+	check "guest: PV guest on x0 (vif on xenbr0 over eth0) answers HTTP from the namespace" "$s" wait_for 180 "http" http
+	echo "figure: guest answered HTTP ${WAITED} s after xl create returned"
+	on 0 'xl list' | sed 's/^/  /'
+	on 0 'xl destroy web' || true
+fi
 
 # --------------------------------------- scenario c: one host powered off
 if [ "${XEN_SCENARIO_C:-1}" = 1 ]; then
