@@ -162,7 +162,7 @@ if [ "${XEN_SCENARIO_C:-1}" = 1 ]; then
 	s=$(now)
 	host_kill 2
 	SKIP=2
-	confirmed() { on 0 'hactl --json nodes' | jq -e '.nodes[] | select(.name == "x2") | .fence == "confirmed"' >/dev/null; }
+	confirmed() { on 0 'hactl --json history' | jq -e 'any(.events[]; .type == "fence-confirmed" and ((.text // "") | contains("x2")))' >/dev/null; }
 	check "c: x2 powered off -> survivors confirm it fenced" "$s" wait_for 180 "x2 confirmed" confirmed
 	echo "figure: x2 confirmed fenced ${WAITED} s after power-off"
 	on 0 "hactl history | grep -E 'x2' | tail -5" | sed 's/^/  /'
