@@ -124,7 +124,7 @@ check "3 HA sim domains running, one per host" "$s" wait_for 120 "domains" runni
 on 0 'hactl domains' | sed 's/^/  /'
 
 # ------------------------------------------- scenario d: one SAN path cut
-hist() { on 0 'hactl --json history' | jq -c '[.events | length, (.events | last | .seq)]'; }
+hist() { on 0 'hactl --json history' | jq -c '[(.events | length), (.events | last | .seq)]'; }
 failed_path() { on 1 "multipathd show paths raw format '%m %t' | grep -q '^hb failed' && multipathd show paths raw format '%m %t' | grep -q '^data failed'"; }
 petting() { on 1 'hactl --json fence status' | jq -e '.armed == true and .petting == true' >/dev/null; }
 s=$(now)
@@ -162,7 +162,7 @@ if [ "${XEN_SCENARIO_C:-1}" = 1 ]; then
 	s=$(now)
 	host_kill 2
 	SKIP=2
-	confirmed() { on 0 'hactl --json history' | jq -e 'any(.events[]; .type == "fence-confirmed" and ((.text // "") | contains("x2")))' >/dev/null; }
+	confirmed() { on 0 'hactl --json history' | jq -e 'any(.events[]; .type == "fence-confirmed" and (.host == "x2" or ((.text // "") | contains("x2"))))' >/dev/null; }
 	check "c: x2 powered off -> survivors confirm it fenced" "$s" wait_for 180 "x2 confirmed" confirmed
 	echo "figure: x2 confirmed fenced ${WAITED} s after power-off"
 	on 0 "hactl history | grep -E 'x2' | tail -5" | sed 's/^/  /'
