@@ -124,6 +124,7 @@ host_boot() { # I NHOSTS
 		-netdev tap,id=n1,ifname=tapA$i,script=no,downscript=no -device virtio-net-pci,netdev=n1,mac=52:54:00:20:01:$ip \
 		-netdev tap,id=n2,ifname=tapB$i,script=no,downscript=no -device virtio-net-pci,netdev=n2,mac=52:54:00:20:02:$ip \
 		</dev/null >"$RUN/x$i.qemu.log" 2>&1 &
+	disown   # no job notice when it is killed (power off)
 	local n
 	for ((n = 0; n < 100; n++)); do host_pid "$i" >/dev/null && return 0; sleep 0.1; done
 	cat "$RUN/x$i.qemu.log" >&2

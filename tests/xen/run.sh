@@ -111,7 +111,7 @@ synced() {
 armed() { on_all 'hactl --json fence status' 2>/dev/null | jq -se 'length == 3 and all(.[]; .armed == true and .petting == true and .watchdog == "/dev/watchdog")' >/dev/null; }
 check "xenha: disk init, xenhad ($XEN_HV) synced with 3 members, fenced armed on /dev/watchdog" "$s" xenha_up
 for ((i = 0; i < N; i++)); do
-	echo "  x$i: $(on $i 'cat /sys/class/watchdog/watchdog0/identity 2>/dev/null; hactl fence status | head -2 | tr "\n" " "')"
+	echo "  x$i: $(on $i 'echo "watchdog driver $(cat /sys/class/watchdog/watchdog0/identity 2>/dev/null);"; hactl fence status | head -2' | tr '\n' ' ')"
 done
 
 s=$(now)
@@ -172,7 +172,7 @@ if [ "${XEN_SCENARIO_C:-1}" = 1 ]; then
 	# never two copies: count the sim domain processes on the survivors (x2 is off)
 	copies() {
 		local p
-		p=$(on_all 'for f in /proc/[0-9]*/cmdline; do tr "\0" " " < $f 2>/dev/null; echo; done | grep "^/[^ ]*/xenha-simdom " | sed "s/.*--name \([^ ]*\).*/\1/"') || return 1
+		p=$(on_all 'for f in /proc/[0-9]*/cmdline; do tr "\0" " " 2>/dev/null < $f; echo; done | grep -E "^(/[^ ]*/)?xenha-simdom --name " | sed "s/.*--name \([^ ]*\).*/\1/"') || return 1
 		echo "  sim domain processes on x0+x1: $(echo "$p" | sort | uniq -c | tr '\n' ' ')"
 		[ "$(echo "$p" | sort | uniq -c | awk '$1 == 1' | wc -l)" = 3 ] && [ "$(echo "$p" | wc -l)" = 3 ]
 	}
