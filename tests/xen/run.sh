@@ -144,6 +144,9 @@ h1=$(hist)
 nofence() { [ "$h0" = "$h1" ] && on 0 'hactl --json nodes' | jq -e 'all(.nodes[]; .fence == "none")' >/dev/null; }
 check "d: no HA action (history $h0 -> $h1), no fence" "$s" nofence
 check "d: still 3 synced members, every fenced armed" "$s" synced
+neverstopped() { on 1 '! grep -q "stopped petting" /var/log/xenha/fenced.log'; }
+check "d: x1's fenced never stopped petting during the cut (fenced.log)" "$s" neverstopped
+on 1 'grep -iE "disk|alert" /var/log/xenha/fenced.log | tail -4' | sed 's/^/  x1 fenced.log: /'
 
 # ------------------------------- a PV guest serving HTTP (for scenarios a/b/c/e later)
 if [ "${XEN_GUEST:-1}" = 1 ]; then
