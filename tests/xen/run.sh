@@ -43,8 +43,9 @@ finish() {
 	if [ "${XEN_KEEP:-0}" = 1 ]; then echo "XEN_KEEP=1: lab left running; stop it with: $0 down"
 	else teardown >/dev/null 2>&1; fi
 	summary
-	[ "$nfail" = 0 ]
-	exit
+	# in an EXIT trap a bare `exit` keeps the script's status: say it
+	[ "$nfail" = 0 ] && exit 0
+	exit 1
 }
 
 [ "$(id -u)" = 0 ] || die "run as root"
