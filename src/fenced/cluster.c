@@ -296,19 +296,21 @@ static int32_t vq_fd_cb(int32_t fd, int32_t revents, void *arg)
 	return 0;
 }
 
-/* totem.token and totem.consensus as corosync runs them (runtime keys). */
-static void read_totem(struct fd *d)
+/* totem.token and totem.consensus as corosync runs them (runtime keys).
+ * false (values untouched) when corosync does not answer. */
+bool fd_read_totem(struct fd *d)
 {
 	cmap_handle_t cm;
 	uint32_t v;
 
 	if (cmap_initialize(&cm) != CS_OK)
-		return;
+		return false;
 	if (cmap_get_uint32(cm, "runtime.config.totem.token", &v) == CS_OK && v > 0)
 		d->t.token_ms = v;
 	if (cmap_get_uint32(cm, "runtime.config.totem.consensus", &v) == CS_OK && v > 0)
 		d->t.consensus_ms = v;
 	cmap_finalize(cm);
+	return true;
 }
 
 int fd_cluster_init(struct fd *d)
@@ -337,7 +339,7 @@ int fd_cluster_init(struct fd *d)
 		return -ERANGE;
 	}
 	xh_node_name(&d->cfg, d->nodeid, d->name, sizeof(d->name));
-	read_totem(d);
+	fd_read_totem(d);
 	err = votequorum_initialize(&d->vq, &vq_cbs);
 	if (err != CS_OK) {
 		qb_log(LOG_ERR, "cannot connect to votequorum err=%d", err);

@@ -373,13 +373,19 @@ static void survivor_step(struct fd *d, uint64_t now, const struct fd_xenhad *x)
 
 static void decide(struct fd *d)
 {
-	uint64_t now = fd_mono_ms();
+	uint64_t now;
 	struct fd_xenhad x;
 	struct hbw_view v;
 
+	/* The clock is read after the snapshots: the xenhad link and the disk
+	 * worker stamp their times in other threads, and a stamp taken after
+	 * `now` would look like an event in the future (the rules treat that
+	 * as xenhad silent; a disk age would wrap).  The lab saw both. */
 	fd_xlink_snapshot(d, &x);
-	if (d->hbw) {
+	if (d->hbw)
 		hbw_snapshot(d->hbw, &d->rep);
+	now = fd_mono_ms();
+	if (d->hbw) {
 		check_mailbox(d);
 		check_disk_health(d, now);
 		memset(&v, 0, sizeof(v));
@@ -487,11 +493,12 @@ static void put(struct json_object *o, const char *k, struct json_object *v)
 
 struct json_object *fd_status_json(struct fd *d)
 {
-	uint64_t now = fd_mono_ms();
+	uint64_t now;
 	struct json_object *o = json_object_new_object(), *peers = json_object_new_array();
 	struct fd_xenhad x;
 
 	fd_xlink_snapshot(d, &x);
+	now = fd_mono_ms();     /* after the snapshot: see decide() */
 	put(o, "node", json_object_new_string(d->name));
 	put(o, "nodeid", json_object_new_int64(d->nodeid));
 	put(o, "armed", json_object_new_boolean(d->armed));

@@ -150,6 +150,7 @@ uint64_t fd_mono_ms(void);
 
 /* cluster.c */
 int fd_cluster_init(struct fd *d);
+bool fd_read_totem(struct fd *d);          /* totem values of the running corosync */
 void fd_cluster_fini(struct fd *d);
 void fd_send_tick(struct fd *d, bool leaving);
 

@@ -202,8 +202,14 @@ int main(int argc, char **argv)
 		return 1;
 	timing_from_config(&d);
 	if (check) {
-		/* corosync may not run: check with the configured totem
-		 * defaults; the daemon re-checks with the running values */
+		/* the running corosync's totem values when it answers, else
+		 * corosync's defaults; the daemon re-checks at start */
+		bool live = fd_read_totem(&d);
+
+		printf("xenha-fenced: totem token %u ms, consensus %u ms (%s)\n",
+		       d.t.token_ms, d.t.consensus_ms,
+		       live ? "the running corosync's" :
+		       "corosync's defaults: corosync is not running; the daemon re-checks with its values");
 		if (disk_start(&d, false) < 0)
 			return 1;
 		rc = chain_check(&d, true);
