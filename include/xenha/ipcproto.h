@@ -30,6 +30,7 @@ enum ipc_op {
 	IPC_OP_FENCE_CONFIRM,
 	IPC_OP_NODE_FLAGS,
 	IPC_OP_FENCE_BEGIN,               /* from xenha-fenced: history only */
+	IPC_OP_DISARM,                    /* pause HA actions for for_ms (0: re-arm now) */
 	IPC_OP__COUNT
 };
 
@@ -43,7 +44,10 @@ struct ipc_req {
 	uint32_t mask;                    /* domain-set: enum xh_dset_field bits */
 	int8_t standby, maintenance;      /* node-flags: -1 unchanged, 0, 1 */
 	char by[XH_NAME_MAX];             /* fence-confirm (optional), fence-begin: who and how */
+	uint32_t for_ms;                  /* disarm: 0 (re-arm) .. IPC_DISARM_MAX_MS */
 };
+
+#define IPC_DISARM_MAX_MS (7u * 24 * 3600 * 1000)  /* a week */
 
 /*
  * Decode a request; 0, -EINVAL with a message in err (err may be NULL), or

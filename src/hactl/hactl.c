@@ -55,6 +55,9 @@ static const char usage_text[] =
 "  node standby HOST           place no new domains on HOST\n"
 "  node maintenance HOST       HA leaves HOST's domains alone\n"
 "  node online HOST            clear standby and maintenance\n"
+"  disarm --for DURATION       pause HA actions cluster-wide (90s, 30m, 2h, 1d;\n"
+"                              at most 7d); they re-arm by themselves\n"
+"  arm                         end a disarm now\n"
 "  disk init DEV [OPTIONS]     write a new heartbeat disk (no daemon needed)\n"
 "  disk dump DEV               show a heartbeat disk: header, slots, beats\n"
 "  disk message DEV HOST MSG   write clear|test|reset|off to HOST's mailbox\n"
@@ -392,6 +395,7 @@ static const char *op_words(uint8_t op)
 	case IPC_OP_DOMAIN_STOP: return "domain stop";
 	case IPC_OP_FENCE_CONFIRM: return "fence confirm";
 	case IPC_OP_NODE_FLAGS: return "node";
+	case IPC_OP_DISARM: return "disarm";
 	default: return ipc_op_str(op);
 	}
 }
@@ -588,7 +592,7 @@ static int do_write(const struct opts *o, const struct ipc_req *req,
 enum {
 	OPT_MEMORY = 256, OPT_PRIORITY, OPT_RESTART, OPT_MAX_RESTARTS,
 	OPT_MAX_RELOCATIONS, OPT_PREFER, OPT_AVOID, OPT_GROUP, OPT_CONFIG,
-	OPT_STOPPED, OPT_YES,
+	OPT_STOPPED, OPT_YES, OPT_FOR,
 };
 
 /*
@@ -1372,6 +1376,91 @@ static int cmd_node(int argc, char **argv, struct opts *o)
 	return do_write(o, &req, done);
 }
 
+/* ---- disarm / arm ---- */
+
+/*
+ * A duration: a whole number with a unit s, m, h or d (a bare number is
+ * seconds), 1 s .. IPC_DISARM_MAX_MS.  false if it is not one.
+ */
+static bool parse_duration_ms(const char *s, uint32_t *ms)
+{
+	static const struct { char unit; uint64_t ms; } units[] = {
+		{ 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 },
+	};
+	uint64_t n = 0, mul = 1000;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (uint64_t)(*p - '0');
+		if (n > IPC_DISARM_MAX_MS)
+			return false;
+	}
+	if (*p != '\0') {
+		size_t i;
+
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (*p == units[i].unit)
+				break;
+		if (i == sizeof(units) / sizeof(units[0]) || p[1] != '\0')
+			return false;
+		mul = units[i].ms;
+	}
+	if (n == 0 || n * mul > IPC_DISARM_MAX_MS)
+		return false;
+	*ms = (uint32_t)(n * mul);
+	return true;
+}
+
+/* disarm --for DURATION: a cluster-wide pause of HA actions that ends by
+ * itself; arm: end it now. */
+static int cmd_disarm(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		COMMON_LONGOPTS,
+		{ "for", required_argument, NULL, OPT_FOR },
+		{ 0 }
+	};
+	struct ipc_req req = { .op = IPC_OP_DISARM, .standby = -1, .maintenance = -1 };
+	bool arm = strcmp(argv[0], "arm") == 0, help = false, have_for = false;
+	char done[128];
+	int c, st;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":jt:h", lo, NULL)) != -1) {
+		if (c == OPT_FOR && arm)
+			return usage_error("arm: unexpected option --for");
+		if (c == OPT_FOR) {
+			if (!parse_duration_ms(optarg, &req.for_ms))
+				return usage_error("disarm --for: expected a duration such as "
+						   "90s, 30m, 2h or 1d (at most 7d), got \"%s\"",
+						   optarg);
+			have_for = true;
+			continue;
+		}
+		st = common_opt(c, o, &help, argv, true);
+		if (st != 0)
+			return st < 0 ? usage_error("bad option") : st;
+	}
+	if (help)
+		return show_help();
+	if ((st = need_operands(argc, argv, 0, argv[0], "")) != 0)
+		return st;
+	if (arm) {
+		req.for_ms = 0;
+		snprintf(done, sizeof(done), "HA actions re-armed");
+	} else {
+		if (!have_for)
+			return usage_error("disarm: --for DURATION is required "
+					   "(HA re-arms by itself after it; `hactl arm` ends it early)");
+		snprintf(done, sizeof(done), "HA actions disarmed cluster-wide for %u s "
+			 "(they re-arm by themselves; `hactl arm` ends it early)",
+			 (req.for_ms + 999) / 1000);
+	}
+	return do_write(o, &req, done);
+}
+
 /* ---- main ---- */
 
 int hactl_disk(int argc, char **argv, bool json);   /* disk.c */
@@ -1398,6 +1487,8 @@ static const struct command {
 	{ "history", cmd_history },
 	{ "domain", cmd_domain },
 	{ "fence", cmd_fence },
+	{ "disarm", cmd_disarm },
+	{ "arm", cmd_disarm },
 	{ "check", cmd_check },
 	{ "node", cmd_node },
 	{ "disk", cmd_disk },

@@ -216,6 +216,7 @@ int hactl_render_status(FILE *f, struct json_object *data)
 		"running", "starting", "stopping", "stopped", "failed", "lost",
 	};
 	char total[24];
+	int64_t until = 0;
 	int rc;
 
 	fmt_int(members, sizeof(members), cl, "members");
@@ -228,6 +229,16 @@ int hactl_render_status(FILE *f, struct json_object *data)
 		yes_no(jbool(cl, "quorate"), "quorate", "NOT QUORATE"),
 		members, votes, jstr(cl, "coordinator", "none"));
 	fprintf(f, "             state seq %s, quorate seq %s\n", seq, qseq);
+	if (jint(cl, "disarmed_until_ms", &until) && until > 0) {
+		struct timespec ts;
+		int64_t now_ms;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (until > now_ms)
+			fprintf(f, "HA actions:  DISARMED for %" PRId64 " s more (re-arms by itself; "
+				"`hactl arm` ends it)\n", (until - now_ms + 999) / 1000);
+	}
 	fprintf(f, "Local node:  %s (id %s), %s, %s, hypervisor %s\n",
 		jstr(lo, "name", "(unknown)"), nodeid,
 		yes_no(jbool(lo, "synced"), "synced", "NOT SYNCED"),

@@ -35,6 +35,7 @@ static const char *const op_names[IPC_OP__COUNT] = {
 	[IPC_OP_FENCE_CONFIRM] = "fence-confirm",
 	[IPC_OP_NODE_FLAGS] = "node-flags",
 	[IPC_OP_FENCE_BEGIN] = "fence-begin",
+	[IPC_OP_DISARM] = "disarm",
 };
 
 const char *ipc_op_str(uint8_t op)
@@ -332,6 +333,7 @@ static int decode_def(struct dctx *d, struct json_object *obj, bool is_set,
 #define K_FLAGS  (1u << 3) /* standby, maintenance */
 #define K_OFFSET (1u << 4)
 #define K_BY     (1u << 5)
+#define K_FOR    (1u << 6)
 
 static const struct op_keys {
 	uint32_t allowed, required;
@@ -348,6 +350,7 @@ static const struct op_keys {
 	[IPC_OP_FENCE_CONFIRM] = { K_NAME | K_BY, K_NAME },
 	[IPC_OP_FENCE_BEGIN] = { K_NAME | K_BY, K_NAME | K_BY },
 	[IPC_OP_NODE_FLAGS] = { K_NAME | K_FLAGS, K_NAME },
+	[IPC_OP_DISARM] = { K_FOR, K_FOR },
 };
 
 static uint32_t key_bit(const char *key)
@@ -362,6 +365,8 @@ static uint32_t key_bit(const char *key)
 		return K_DEF;
 	if (strcmp(key, "by") == 0)
 		return K_BY;
+	if (strcmp(key, "for_ms") == 0)
+		return K_FOR;
 	if (strcmp(key, "standby") == 0 || strcmp(key, "maintenance") == 0)
 		return K_FLAGS;
 	return 0;
@@ -425,6 +430,16 @@ static int decode_obj(struct dctx *d, struct json_object *root,
 	if (json_object_object_get_ex(root, "offset", &v)) {
 		if ((rc = get_u32(d, "offset", v, 0, &out->offset)) < 0)
 			return rc;
+	}
+	if (json_object_object_get_ex(root, "for_ms", &v)) {
+		int64_t x = 0;
+
+		if ((rc = get_int(d, "for_ms", v, 0, IPC_DISARM_MAX_MS, &x)) < 0)
+			return rc;
+		out->for_ms = (uint32_t)x;
+	} else if (ok->required & K_FOR) {
+		return fail(d, "request: \"for_ms\" is required for op %s",
+			    ipc_op_str(out->op));
 	}
 
 	if (json_object_object_get_ex(root, "def", &v)) {
@@ -739,6 +754,12 @@ int ipc_req_encode(const struct ipc_req *r, char **out)
 		if (rc == 0 && r->maintenance >= 0)
 			rc = put(o, "maintenance",
 				 json_object_new_boolean(r->maintenance != 0));
+		break;
+	case IPC_OP_DISARM:
+		if (r->for_ms > IPC_DISARM_MAX_MS)
+			rc = -EINVAL;
+		if (rc == 0)
+			rc = put(o, "for_ms", json_object_new_int64(r->for_ms));
 		break;
 	default:
 		break;

@@ -274,6 +274,7 @@ static void run_coordinator(struct xd *d, uint64_t now)
 
 	memset(&in, 0, sizeof(in));
 	in.now_ms = now;
+	in.wall_ms = now;       /* xd_now_ms(): wall clock, as the disarm window */
 	sched_plan_init(&plan);
 	rc = sched_compute(&d->st, &in, &plan);
 	if (rc < 0) {

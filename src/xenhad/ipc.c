@@ -199,6 +199,12 @@ static int build_write(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_r
 		cmd->u.flags.standby = r->standby < 0 ? h->standby : (uint8_t)r->standby;
 		cmd->u.flags.maintenance = r->maintenance < 0 ? h->maintenance : (uint8_t)r->maintenance;
 		return 0;
+	case IPC_OP_DISARM:
+		/* the window is in wall-clock ms, the clock of the command's
+		 * time_ms (the scheduler compares with the same clock) */
+		cmd->type = XH_CMD_DISARM;
+		cmd->u.disarm.until_ms = r->for_ms ? xd_now_ms() + r->for_ms : 0;
+		return 0;
 	default:
 		snprintf(err, errlen, "not a write operation");
 		return -EINVAL;
@@ -228,6 +234,7 @@ static void annotate_unplaced(struct xd *d, struct json_object *data)
 		return;
 	memset(&in, 0, sizeof(in));
 	in.now_ms = xd_now_ms();
+	in.wall_ms = in.now_ms;
 	sched_plan_init(&plan);
 	if (sched_compute(&d->st, &in, &plan) == 0) {
 		for (uint32_t i = 0; i < plan.n_unplaced; i++) {

@@ -93,6 +93,7 @@ done <<'JSON'
 {"op":"node-flags","name":"h2","standby":false,"maintenance":true}
 {"rc":0,"data":{"domains":[{"name":"web1","state":"running"}]}}
 {"rc":-16,"error":"domain web1: has an owner","data":null}
+{"op":"disarm","for_ms":600000}
 JSON
 
 # ---- apply: record bytes as fuzz_apply.c reads them ----

@@ -85,6 +85,7 @@ static void roundtrip(const struct ipc_req *in, struct ipc_req *out)
 	assert_int_equal(out->mask, in->mask);
 	assert_int_equal(out->standby, in->standby);
 	assert_int_equal(out->maintenance, in->maintenance);
+	assert_int_equal(out->for_ms, in->for_ms);
 }
 
 static struct ipc_req req_init(uint8_t op, const char *name)
@@ -205,6 +206,40 @@ static void test_roundtrip_node_flags(void **state)
 		in.standby = v[i][0];
 		in.maintenance = v[i][1];
 		roundtrip(&in, &out);
+	}
+}
+
+static void test_disarm(void **state)
+{
+	static const uint32_t v[] = { 0, 1000, IPC_DISARM_MAX_MS };
+	static const char *const bad[] = {
+		"{\"op\":\"disarm\"}",
+		"{\"op\":\"disarm\",\"for_ms\":-1}",
+		"{\"op\":\"disarm\",\"for_ms\":604800001}",
+		"{\"op\":\"disarm\",\"for_ms\":\"10\"}",
+		"{\"op\":\"disarm\",\"for_ms\":10,\"name\":\"h1\"}",
+		"{\"op\":\"status\",\"for_ms\":10}",
+	};
+	struct ipc_req in, out;
+	char *json = NULL;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		in = req_init(IPC_OP_DISARM, NULL);
+		in.for_ms = v[i];
+		roundtrip(&in, &out);
+		ipc_req_free(&out);
+	}
+	in = req_init(IPC_OP_DISARM, NULL);
+	in.for_ms = IPC_DISARM_MAX_MS + 1;
+	assert_int_equal(ipc_req_encode(&in, &json), -EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (ipc_req_decode(bad[i], strlen(bad[i]), &out, err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_true(err[0] != '\0');
+		ipc_req_free(&out);
 	}
 }
 
@@ -717,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_reject_offset),
 		cmocka_unit_test(test_roundtrip_names),
 		cmocka_unit_test(test_roundtrip_node_flags),
+		cmocka_unit_test(test_disarm),
 		cmocka_unit_test(test_roundtrip_domain_add),
 		cmocka_unit_test(test_roundtrip_domain_set),
 		cmocka_unit_test(test_encode_text),
