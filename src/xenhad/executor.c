@@ -341,7 +341,10 @@ void xd_kick(struct xd *d)
 {
 	uint64_t now, due;
 
-	if (d->work_queued || !d->loop)
+	/* nothing is queued once the daemon stops: work() would do nothing,
+	 * and a job the loop never runs is leaked by libqb (valgrind saw one
+	 * added by the last tick after SIGTERM) */
+	if (d->work_queued || !d->loop || d->stopping)
 		return;
 	now = mono_ms();
 	due = d->work_last_ms + XD_WORK_GAP_MS;
