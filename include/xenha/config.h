@@ -64,6 +64,18 @@ struct xh_config {
 	uint32_t sim_dirty_kib_s;         /* KiB/s a sim domain dirties (default 256) */
 	uint32_t sim_record_ms;           /* image record interval (default 50) */
 
+	/* [migration]  (live migration between xenhads, docs/migration.md) */
+	char mig_address[64];             /* where this host listens: a numeric IPv4
+					     or IPv6 address; "" (default) = this
+					     node's ring0_addr in corosync's nodelist */
+	uint32_t mig_port;                /* TCP port, default 7405 */
+	char mig_keyfile[CFG_PATH_MAX];   /* cluster key (hactl keygen), default
+					     SYSCONFDIR/xenha/authkey */
+	uint32_t mig_max_concurrent;      /* drain: migrations per source, default 2 */
+	uint32_t mig_downtime_ms;         /* target downtime, default 100 */
+	uint32_t mig_max_rounds;          /* pre-copy rounds at most, default 30 */
+	uint32_t mig_timeout_ms;          /* one migration at most, default 600000 */
+
 	/* [fencing]  (xenha-fenced) */
 	char fence_device[CFG_PATH_MAX];  /* heartbeat disk; "" (default) = none */
 	char fence_watchdog[CFG_PATH_MAX]; /* "/dev/watchdog" (default), another

@@ -31,6 +31,7 @@ enum ipc_op {
 	IPC_OP_NODE_FLAGS,
 	IPC_OP_FENCE_BEGIN,               /* from xenha-fenced: history only */
 	IPC_OP_DISARM,                    /* pause HA actions for for_ms (0: re-arm now) */
+	IPC_OP_MIGRATE,                   /* live-migrate domain name to host (or the best) */
 	IPC_OP__COUNT
 };
 
@@ -45,6 +46,7 @@ struct ipc_req {
 	int8_t standby, maintenance;      /* node-flags: -1 unchanged, 0, 1 */
 	char by[XH_NAME_MAX];             /* fence-confirm (optional), fence-begin: who and how */
 	uint32_t for_ms;                  /* disarm: 0 (re-arm) .. IPC_DISARM_MAX_MS */
+	char host[XH_NAME_MAX];           /* migrate: the target host ("" = the scheduler picks) */
 };
 
 #define IPC_DISARM_MAX_MS (7u * 24 * 3600 * 1000)  /* a week */

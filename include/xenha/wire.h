@@ -45,6 +45,22 @@ enum wire_msg_type {
 	WIRE_SYNC_OFFER = 2, /* struct wire_offer */
 	WIRE_SNAP_CHUNK = 3, /* struct wire_chunk */
 	WIRE_SNAPSHOT = 4,   /* a whole struct xh_state (state file, chunk payloads) */
+	WIRE_MIG_PROGRESS = 5, /* struct wire_progress (version 2; not a command:
+				  never applied to the state, never buffered) */
+};
+
+/* A migration's progress, multicast by the source about once a second so
+ * `hactl migrate` and `hactl node standby` show it on every host. */
+struct wire_progress {
+	uint32_t nodeid;     /* the source (sender) */
+	char name[XH_NAME_MAX];
+	uint64_t mig_id;
+	uint32_t target;
+	uint32_t round;
+	uint64_t bytes_sent;
+	uint64_t pages_total, pages_left;
+	uint64_t dirty_kib_s;
+	uint32_t elapsed_ms; /* since the stream started */
 };
 
 /* A command as sent on the wire, with the requester's id so the sender
@@ -109,6 +125,9 @@ int wire_encode_snapshot(struct wire_buf *out, const struct xh_state *s);
 int wire_decode_cmd(const uint8_t *p, size_t len, struct wire_cmd *c);
 void wire_cmd_free(struct wire_cmd *c);
 int wire_decode_offer(const uint8_t *p, size_t len, struct wire_offer *o);
+/* Progress frames: the name must be a non-empty string; 0 or -errno as above. */
+int wire_encode_progress(struct wire_buf *out, const struct wire_progress *pr);
+int wire_decode_progress(const uint8_t *p, size_t len, struct wire_progress *pr);
 int wire_decode_chunk(const uint8_t *p, size_t len, struct wire_chunk *c);
 int wire_decode_snapshot(const uint8_t *p, size_t len, struct xh_state *s);
 

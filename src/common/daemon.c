@@ -124,41 +124,48 @@ int xh_load_config(const char *prog, const char *path, struct xh_config *cfg, bo
 	return rc;
 }
 
-int xh_node_name(const struct xh_config *cfg, uint32_t nodeid, char *out, size_t len)
+int xh_nodelist_string(uint32_t nodeid, const char *field, char *out, size_t len)
 {
 	cmap_handle_t cm;
 	int rc = -ENOENT;
 
-	if (cfg->node_name[0]) {
-		snprintf(out, len, "%s", cfg->node_name);
-		return 0;
-	}
-	if (cmap_initialize(&cm) != CS_OK) {
-		rc = -ECONNREFUSED;
-		goto fallback;
-	}
+	if (cmap_initialize(&cm) != CS_OK)
+		return -ECONNREFUSED;
 	for (uint32_t i = 0; i < 256; i++) {
-		char key[64];
+		char key[96];
 		uint32_t id;
-		char *name = NULL;
+		char *v = NULL;
 
 		snprintf(key, sizeof(key), "nodelist.node.%u.nodeid", i);
 		if (cmap_get_uint32(cm, key, &id) != CS_OK)
 			break;
 		if (id != nodeid)
 			continue;
-		snprintf(key, sizeof(key), "nodelist.node.%u.name", i);
-		if (cmap_get_string(cm, key, &name) == CS_OK && name) {
-			snprintf(out, len, "%s", name);
-			rc = 0;
+		snprintf(key, sizeof(key), "nodelist.node.%u.%s", i, field);
+		if (cmap_get_string(cm, key, &v) == CS_OK && v) {
+			if ((size_t)snprintf(out, len, "%s", v) < len)
+				rc = 0;
+			else
+				rc = -ENAMETOOLONG;
 		}
-		free(name);
+		free(v);
 		break;
 	}
 	cmap_finalize(cm);
+	return rc;
+}
+
+int xh_node_name(const struct xh_config *cfg, uint32_t nodeid, char *out, size_t len)
+{
+	int rc;
+
+	if (cfg->node_name[0]) {
+		snprintf(out, len, "%s", cfg->node_name);
+		return 0;
+	}
+	rc = xh_nodelist_string(nodeid, "name", out, len);
 	if (rc == 0)
 		return 0;
-fallback:
 	snprintf(out, len, "node%u", nodeid);
 	qb_log(LOG_WARNING, "no name for node=%u in corosync's nodelist; using %s "
 	       "(set [node] name in xenha.conf)", nodeid, out);

@@ -6,6 +6,8 @@
 #define XENHA_COMMON_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "xenha/config.h"
 
 /* cfg_defaults, then parse path.  A missing file is fine unless
@@ -25,5 +27,9 @@ void xh_log_fini(void);
  * 0, -ENOENT (fallback used) or -ECONNREFUSED (cmap unreachable; fallback
  * used). */
 int xh_node_name(const struct xh_config *cfg, uint32_t nodeid, char *out, size_t len);
+
+/* nodelist.node.N.FIELD (e.g. "ring0_addr") of node `nodeid` from cmap.
+ * 0, -ENOENT (no such node or field), -ENAMETOOLONG, -ECONNREFUSED. */
+int xh_nodelist_string(uint32_t nodeid, const char *field, char *out, size_t len);
 
 #endif

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -52,7 +53,12 @@ static const char usage_text[] =
 "                              (progress shown) until it is confirmed fenced\n"
 "  fence status                this host's fencing view (lease, watchdog, disk, peers)\n"
 "  check [-c FILE]             the timeout-chain check (runs xenha-fenced -n)\n"
-"  node standby HOST           place no new domains on HOST\n"
+"  migrate DOMAIN [HOST] [--no-wait]\n"
+"                              live-migrate DOMAIN (to the best host if HOST is\n"
+"                              omitted); shows progress and the downtime\n"
+"  node standby HOST [--no-wait]\n"
+"                              place no new domains on HOST and migrate its\n"
+"                              running domains away (progress shown)\n"
 "  node maintenance HOST       HA leaves HOST's domains alone\n"
 "  node online HOST            clear standby and maintenance\n"
 "  disarm --for DURATION       pause HA actions cluster-wide (90s, 30m, 2h, 1d;\n"
@@ -70,7 +76,9 @@ static const char usage_text[] =
 "\n"
 "Global options (before or after the command):\n"
 "  -j, --json          print the daemon's JSON answer\n"
-"  -t, --timeout SEC   wait at most SEC seconds (default 15)\n"
+"  -t, --timeout SEC   wait at most SEC seconds (default 15; migrate and\n"
+"                      node standby follow the move for up to 660 s\n"
+"                      unless --timeout is given)\n"
 "  -h, --help          this text\n"
 "  -V, --version       version\n"
 "\n"
@@ -81,6 +89,7 @@ static const char usage_text[] =
 struct opts {
 	bool json;
 	int timeout_s;
+	bool timeout_given;   /* --timeout on the command line */
 };
 
 int hactl_vsay(int status, const char *tail, const char *fmt, va_list ap)
@@ -592,7 +601,7 @@ static int do_write(const struct opts *o, const struct ipc_req *req,
 enum {
 	OPT_MEMORY = 256, OPT_PRIORITY, OPT_RESTART, OPT_MAX_RESTARTS,
 	OPT_MAX_RELOCATIONS, OPT_PREFER, OPT_AVOID, OPT_GROUP, OPT_CONFIG,
-	OPT_STOPPED, OPT_YES, OPT_FOR,
+	OPT_STOPPED, OPT_YES, OPT_FOR, OPT_NO_WAIT,
 };
 
 /*
@@ -612,6 +621,7 @@ static int common_opt(int c, struct opts *o, bool *help, char **argv, bool sub)
 			return usage_error("--timeout: expected seconds between 1 "
 					   "and %d, got \"%s\"", MAX_TIMEOUT_S, optarg);
 		o->timeout_s = (int)x;
+		o->timeout_given = true;
 		return 0;
 	case 'h':
 		*help = true;
@@ -1335,14 +1345,280 @@ static int cmd_fence(int argc, char **argv, struct opts *o)
 
 /* ---- node flags ---- */
 
+/* ---- migrate / drain ---- */
+
+#define MIG_WAIT_DEFAULT_S 660   /* [migration] timeout_ms default + a minute */
+
+static int64_t jint_or(struct json_object *o, const char *k, int64_t dflt)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_int) ?
+	       json_object_get_int64(v) : dflt;
+}
+
+/* domains NAME: the domain's object (a new reference) or NULL. */
+static struct json_object *get_domain(struct conn *k, const char *name, int *st)
+{
+	struct ipc_req req = { .op = IPC_OP_DOMAINS, .standby = -1, .maintenance = -1 };
+	struct ipc_resp resp;
+	struct json_object *arr, *out = NULL;
+
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	memset(&resp, 0, sizeof(resp));
+	*st = conn_call(k, &req, &resp);
+	if (*st != 0)
+		return NULL;
+	if (resp.rc < 0)
+		*st = report_refusal(&req, &resp);
+	else if (json_object_object_get_ex(resp.data, "domains", &arr) &&
+		 json_object_array_length(arr) == 1)
+		out = json_object_get(json_object_array_get_idx(arr, 0));
+	ipc_resp_free(&resp);
+	return out;
+}
+
+static void print_progress(const char *indent, const char *name, struct json_object *p)
+{
+	int64_t total = jint_or(p, "pages_total", 0), left = jint_or(p, "pages_left", 0);
+
+	printf("%s%s: round %" PRId64 ", %.1f MiB sent, %" PRId64 " of %" PRId64 " pages left, "
+	       "dirtying %.1f MiB/s, %.1f s\n", indent, name, jint_or(p, "round", 0),
+	       jint_or(p, "bytes_sent", 0) / 1048576.0, left, total,
+	       jint_or(p, "dirty_kib_s", 0) / 1024.0, jint_or(p, "elapsed_ms", 0) / 1000.0);
+}
+
+/*
+ * Follow migration mig_id of `name` until it ends: progress lines as the
+ * source multicasts them, then the outcome.  0 migrated, 1 aborted or
+ * ended otherwise, 7 not over within limit_s.
+ */
+static int follow_migration(const struct opts *o, const char *name, int64_t mig_id, int limit_s)
+{
+	struct conn k = { 0 };
+	int64_t last_round = -1, last_bytes = -1;
+	struct timespec t0, t;
+	int st;
+
+	if ((st = conn_open(&k, o->timeout_s)) != 0)
+		return st;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i <= limit_s * 4; i++) {
+		struct json_object *dom, *m = NULL, *p = NULL, *last = NULL;
+		double el;
+
+		alarm((unsigned)o->timeout_s + 5);
+		dom = get_domain(&k, name, &st);
+		if (!dom) {
+			conn_close(&k);
+			return st ? st : hactl_say(HACTL_EXIT_REFUSED, "migrate %s: the domain "
+						   "is gone", name);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		el = (double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
+		json_object_object_get_ex(dom, "migration", &m);
+		if (m)
+			json_object_object_get_ex(m, "progress", &p);
+		if (m)
+			json_object_object_get_ex(m, "last", &last);
+		if (jint_or(dom, "migration_id", 0) == mig_id) {
+			if (p && (jint_or(p, "round", 0) != last_round ||
+				  jint_or(p, "bytes_sent", 0) != last_bytes)) {
+				last_round = jint_or(p, "round", 0);
+				last_bytes = jint_or(p, "bytes_sent", 0);
+				print_progress("  ", name, p);
+				fflush(stdout);
+			}
+		} else {
+			conn_close(&k);
+			if (last && jint_or(last, "mig_id", 0) == mig_id &&
+			    strcmp(jstr_or(last, "outcome", ""), "done") == 0) {
+				printf("%s: migrated to %s in %.1f s, downtime %" PRId64 " ms\n",
+				       name, jstr_or(dom, "host", "?"), el,
+				       jint_or(last, "downtime_ms", 0));
+				json_object_put(dom);
+				return fflush(stdout) == 0 ? 0 : HACTL_EXIT_REFUSED;
+			}
+			if (last && jint_or(last, "mig_id", 0) == mig_id)
+				st = hactl_say(HACTL_EXIT_REFUSED, "migrate %s: aborted after %.1f s, "
+					       "it runs on %s as before: %s", name, el,
+					       jstr_or(dom, "host", "?"), jstr_or(last, "reason", "?"));
+			else
+				st = hactl_say(HACTL_EXIT_REFUSED, "migrate %s: the migration ended "
+					       "after %.1f s; the domain is now %s on %s (see `hactl "
+					       "history`)", name, el, jstr_or(dom, "state", "?"),
+					       jstr_or(dom, "host", "-"));
+			json_object_put(dom);
+			return st;
+		}
+		json_object_put(dom);
+		usleep(250000);
+	}
+	conn_close(&k);
+	return hactl_say(HACTL_EXIT_TIMEOUT, "migrate %s: still migrating after %d s (it goes on; "
+			 "see `hactl domains %s`)", name, limit_s, name);
+}
+
+/* migrate DOMAIN [HOST] [--no-wait] */
+static int cmd_migrate(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		COMMON_LONGOPTS,
+		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		{ 0 }
+	};
+	struct ipc_req req = { .op = IPC_OP_MIGRATE, .standby = -1, .maintenance = -1 };
+	struct ipc_resp resp;
+	struct json_object *v;
+	bool help = false, wait = true;
+	int64_t mig_id = -1;
+	int c, st, have;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":jt:h", lo, NULL)) != -1) {
+		if (c == OPT_NO_WAIT) {
+			wait = false;
+			continue;
+		}
+		st = common_opt(c, o, &help, argv, true);
+		if (st != 0)
+			return st < 0 ? usage_error("bad option") : st;
+	}
+	if (help)
+		return show_help();
+	have = argc - optind;
+	if (have < 1)
+		return usage_error("migrate: missing DOMAIN");
+	if (have > 2)
+		return usage_error("migrate: unexpected argument \"%s\"", argv[optind + 2]);
+	if ((st = copy_name("migrate", argv[optind], req.name)) != 0)
+		return st;
+	if (have == 2 && (st = copy_name("migrate", argv[optind + 1], req.host)) != 0)
+		return st;
+	memset(&resp, 0, sizeof(resp));
+	if ((st = call_once(o, &req, &resp)) != 0)
+		return st;
+	if (resp.rc < 0 || !wait || o->json)
+		return finish_write(o, &req, &resp, "migration begun");
+	if (json_object_object_get_ex(resp.data, "seq", &v) && json_object_is_type(v, json_type_int))
+		mig_id = json_object_get_int64(v);
+	ipc_resp_free(&resp);
+	printf("%s: migration begun (id %" PRId64 ")%s%s\n", req.name, mig_id,
+	       req.host[0] ? " to " : "", req.host);
+	fflush(stdout);
+	return follow_migration(o, req.name, mig_id,
+				o->timeout_given ? o->timeout_s : MIG_WAIT_DEFAULT_S);
+}
+
+/* Domains that still run on (or migrate off) host; n_stuck: those the
+ * scheduler says cannot go anywhere. */
+static int drain_count(struct conn *k, const char *host, int *left, int *migrating,
+		       int *stuck, char *stuck_names, size_t len)
+{
+	struct ipc_req req = { .op = IPC_OP_DOMAINS, .standby = -1, .maintenance = -1 };
+	struct ipc_resp resp;
+	struct json_object *arr;
+	int st;
+
+	*left = *migrating = *stuck = 0;
+	stuck_names[0] = '\0';
+	memset(&resp, 0, sizeof(resp));
+	if ((st = conn_call(k, &req, &resp)) != 0)
+		return st;
+	if (resp.rc < 0) {
+		st = report_refusal(&req, &resp);
+		ipc_resp_free(&resp);
+		return st;
+	}
+	if (json_object_object_get_ex(resp.data, "domains", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			struct json_object *d = json_object_array_get_idx(arr, i);
+			const char *state = jstr_or(d, "state", "");
+
+			if (strcmp(jstr_or(d, "host", ""), host) != 0 ||
+			    (strcmp(state, "running") != 0 && strcmp(state, "migrating") != 0))
+				continue;
+			(*left)++;
+			if (strcmp(state, "migrating") == 0) {
+				(*migrating)++;
+			} else if (strstr(jstr_or(d, "reason", ""), "drain: no target")) {
+				size_t n = strlen(stuck_names);
+
+				(*stuck)++;
+				snprintf(stuck_names + n, len - n, "%s%s", n ? ", " : "",
+					 jstr_or(d, "name", "?"));
+			}
+		}
+	ipc_resp_free(&resp);
+	return 0;
+}
+
+/* After `node standby HOST`: wait until no domain runs there. */
+static int follow_drain(const struct opts *o, const char *host, int limit_s)
+{
+	struct conn k = { 0 };
+	int left = 0, migrating = 0, stuck = 0, first = -1, last_left = -1, last_mig = -1;
+	int stuck_polls = 0, st;
+	char names[512];
+	struct timespec t0, t;
+
+	if ((st = conn_open(&k, o->timeout_s)) != 0)
+		return st;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i <= limit_s * 2; i++) {
+		double el;
+
+		alarm((unsigned)o->timeout_s + 5);
+		if ((st = drain_count(&k, host, &left, &migrating, &stuck, names,
+				      sizeof(names))) != 0) {
+			conn_close(&k);
+			return st;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		el = (double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
+		if (first < 0)
+			first = left;
+		if (left != last_left || migrating != last_mig) {
+			printf("  %5.1f s: %d of %d domains moved, %d left on %s (%d migrating)\n",
+			       el, first - left, first, left, host, migrating);
+			fflush(stdout);
+			last_left = left;
+			last_mig = migrating;
+		}
+		if (left == 0) {
+			conn_close(&k);
+			printf("host %s drained: %d domains moved in %.1f s\n", host, first, el);
+			return fflush(stdout) == 0 ? 0 : HACTL_EXIT_REFUSED;
+		}
+		/* all that is left has nowhere to go, for 5 s */
+		stuck_polls = migrating == 0 && stuck == left ? stuck_polls + 1 : 0;
+		if (stuck_polls >= 10) {
+			conn_close(&k);
+			return hactl_say(HACTL_EXIT_REFUSED, "node standby %s: %d domains cannot "
+					 "move (no host has room or may take them): %s; they keep "
+					 "running on %s", host, left, names, host);
+		}
+		usleep(500000);
+	}
+	conn_close(&k);
+	return hactl_say(HACTL_EXIT_TIMEOUT, "node standby %s: %d domains still on %s after %d s "
+			 "(the drain goes on)", host, left, host, limit_s);
+}
+
 static int cmd_node(int argc, char **argv, struct opts *o)
 {
 	struct ipc_req req = { .op = IPC_OP_NODE_FLAGS, .standby = -1,
 			       .maintenance = -1 };
-	char done[XH_NAME_MAX + 64], cmd[32];
+	char done[XH_NAME_MAX + 128], cmd[32];
+	static const struct option lo[] = {
+		COMMON_LONGOPTS,
+		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		{ 0 }
+	};
+	struct ipc_resp resp;
 	const char *sub, *what;
-	bool help = false;
-	int st;
+	bool help = false, wait = true;
+	int c, st;
 
 	if (argc < 2)
 		return usage_error("node: missing subcommand "
@@ -1350,7 +1626,8 @@ static int cmd_node(int argc, char **argv, struct opts *o)
 	sub = argv[1];
 	if (strcmp(sub, "standby") == 0) {
 		req.standby = 1;
-		what = "standby (no new domains placed there)";
+		what = "standby (no new domains placed there; its running domains are "
+		       "migrated away)";
 	} else if (strcmp(sub, "maintenance") == 0) {
 		req.maintenance = 1;
 		what = "maintenance (HA leaves its domains alone)";
@@ -1364,8 +1641,16 @@ static int cmd_node(int argc, char **argv, struct opts *o)
 	snprintf(cmd, sizeof(cmd), "node %s", sub);
 	argc--;
 	argv++;
-	if ((st = parse_plain(argc, argv, o, &help)) != 0)
-		return st;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":jt:h", lo, NULL)) != -1) {
+		if (c == OPT_NO_WAIT && req.standby == 1) {
+			wait = false;
+			continue;
+		}
+		st = common_opt(c, o, &help, argv, true);
+		if (st != 0)
+			return st < 0 ? usage_error("bad option") : st;
+	}
 	if (help)
 		return show_help();
 	if ((st = need_operands(argc, argv, 1, cmd, "HOST")) != 0)
@@ -1373,7 +1658,14 @@ static int cmd_node(int argc, char **argv, struct opts *o)
 	if ((st = copy_name(cmd, argv[optind], req.name)) != 0)
 		return st;
 	snprintf(done, sizeof(done), "host %s: %s", req.name, what);
-	return do_write(o, &req, done);
+	if (req.standby != 1 || !wait || o->json)
+		return do_write(o, &req, done);
+	memset(&resp, 0, sizeof(resp));
+	if ((st = call_once(o, &req, &resp)) != 0)
+		return st;
+	if ((st = finish_write(o, &req, &resp, done)) != 0)
+		return st;
+	return follow_drain(o, req.name, o->timeout_given ? o->timeout_s : MIG_WAIT_DEFAULT_S);
 }
 
 /* ---- disarm / arm ---- */
@@ -1489,6 +1781,7 @@ static const struct command {
 	{ "fence", cmd_fence },
 	{ "disarm", cmd_disarm },
 	{ "arm", cmd_disarm },
+	{ "migrate", cmd_migrate },
 	{ "check", cmd_check },
 	{ "node", cmd_node },
 	{ "disk", cmd_disk },

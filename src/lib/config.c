@@ -53,6 +53,7 @@
  * the next header or at the end of the text), and such an error is
  * reported on the header's line.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -91,6 +92,7 @@ enum cfg_kind {
 	CK_WATCHDOG,    /* absolute path, "test:" + absolute path, or "none" */
 	CK_HOSTS,       /* [fence-device] hosts: host names separated by blanks */
 	CK_ARGS,        /* [fence-device] args: key=value words separated by blanks */
+	CK_ADDR,        /* numeric IPv4 or IPv6 address, or "" */
 };
 
 struct cfg_key {
@@ -128,6 +130,13 @@ static const struct cfg_key cfg_keys[] = {
 	KEY("sim", "hold_max_mb", CK_U32, sim_hold_max_mb, 0, 4096),
 	KEY("sim", "dirty_kib_s", CK_U32, sim_dirty_kib_s, 0, 1048576),
 	KEY("sim", "record_ms", CK_U32, sim_record_ms, 1, 60000),
+	KEY("migration", "address", CK_ADDR, mig_address, 0, 0),
+	KEY("migration", "port", CK_U32, mig_port, 1, 65535),
+	KEY("migration", "keyfile", CK_PATH, mig_keyfile, 0, 0),
+	KEY("migration", "max_concurrent", CK_U32, mig_max_concurrent, 1, 64),
+	KEY("migration", "downtime_ms", CK_U32, mig_downtime_ms, 1, 60000),
+	KEY("migration", "max_rounds", CK_U32, mig_max_rounds, 1, 1000),
+	KEY("migration", "timeout_ms", CK_U32, mig_timeout_ms, 1000, 86400000),
 	KEY("fencing", "device", CK_PATH_OPT, fence_device, 0, 0),
 	KEY("fencing", "watchdog", CK_WATCHDOG, fence_watchdog, 0, 0),
 	KEY("fencing", "allow_no_watchdog", CK_BOOL, fence_allow_no_watchdog, 0, 0),
@@ -182,10 +191,10 @@ static const char *const dev_reserved_args[] = {
 #define DEV_PREFIX_LEN (sizeof(DEV_PREFIX) - 1)
 
 static const char *const cfg_sections[] = {
-	"node", "cluster", "sim", "fencing", "log",
+	"node", "cluster", "sim", "migration", "fencing", "log",
 };
 
-#define SECTIONS_EXPECTED "[node], [cluster], [sim], [fencing], " \
+#define SECTIONS_EXPECTED "[node], [cluster], [sim], [migration], [fencing], " \
 	"[fence-device NAME], [log]"
 
 #define CFG_NSECTIONS (sizeof(cfg_sections) / sizeof(cfg_sections[0]))
@@ -505,6 +514,15 @@ static bool name_ok(const char *v)
 	return true;
 }
 
+/* a numeric IPv4 or IPv6 address (no names: nothing here resolves) */
+static bool addr_ok(const char *v, size_t bufsize)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return strlen(v) < bufsize &&
+	       (inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1);
+}
+
 static bool path_ok(const char *v, size_t bufsize)
 {
 	size_t i, n = strlen(v);
@@ -756,6 +774,10 @@ static bool set_value(struct cfg_ctx *x, const struct cfg_key *k,
 		if (strcmp(v, "sim") != 0 && strcmp(v, "xen") != 0)
 			goto bad;
 		break;
+	case CK_ADDR:
+		if (v[0] != '\0' && !addr_ok(v, k->size))
+			goto bad;
+		break;
 	case CK_PATH_OPT:
 		if (v[0] == '\0')
 			break;
@@ -812,6 +834,10 @@ bad:
 	case CK_HYPERVISOR:
 		fail(x, "invalid value '%s' for %s.%s; expected 'sim' or 'xen'",
 		     q, section, k->name);
+		break;
+	case CK_ADDR:
+		fail(x, "invalid value '%s' for %s.%s; expected a numeric IPv4 or "
+		     "IPv6 address, or nothing", q, section, k->name);
 		break;
 	case CK_PATH:
 	case CK_PATH_OPT:
@@ -961,6 +987,12 @@ void cfg_defaults(struct xh_config *c, const char *libexecdir)
 	c->sim_hold_max_mb = 4;
 	c->sim_dirty_kib_s = 256;
 	c->sim_record_ms = 50;
+	c->mig_port = 7405;
+	snprintf(c->mig_keyfile, sizeof(c->mig_keyfile), "%s", SYSCONFDIR "/xenha/authkey");
+	c->mig_max_concurrent = 2;
+	c->mig_downtime_ms = 100;
+	c->mig_max_rounds = 30;
+	c->mig_timeout_ms = 600000;
 	/* fence_device "": no heartbeat disk */
 	strcpy(c->fence_watchdog, "/dev/watchdog");
 	c->fence_allow_no_watchdog = false;

@@ -36,6 +36,7 @@ static const char *const op_names[IPC_OP__COUNT] = {
 	[IPC_OP_NODE_FLAGS] = "node-flags",
 	[IPC_OP_FENCE_BEGIN] = "fence-begin",
 	[IPC_OP_DISARM] = "disarm",
+	[IPC_OP_MIGRATE] = "migrate",
 };
 
 const char *ipc_op_str(uint8_t op)
@@ -334,6 +335,7 @@ static int decode_def(struct dctx *d, struct json_object *obj, bool is_set,
 #define K_OFFSET (1u << 4)
 #define K_BY     (1u << 5)
 #define K_FOR    (1u << 6)
+#define K_HOST   (1u << 7)
 
 static const struct op_keys {
 	uint32_t allowed, required;
@@ -351,6 +353,7 @@ static const struct op_keys {
 	[IPC_OP_FENCE_BEGIN] = { K_NAME | K_BY, K_NAME | K_BY },
 	[IPC_OP_NODE_FLAGS] = { K_NAME | K_FLAGS, K_NAME },
 	[IPC_OP_DISARM] = { K_FOR, K_FOR },
+	[IPC_OP_MIGRATE] = { K_NAME | K_HOST, K_NAME },
 };
 
 static uint32_t key_bit(const char *key)
@@ -367,6 +370,8 @@ static uint32_t key_bit(const char *key)
 		return K_BY;
 	if (strcmp(key, "for_ms") == 0)
 		return K_FOR;
+	if (strcmp(key, "host") == 0)
+		return K_HOST;
 	if (strcmp(key, "standby") == 0 || strcmp(key, "maintenance") == 0)
 		return K_FLAGS;
 	return 0;
@@ -422,6 +427,11 @@ static int decode_obj(struct dctx *d, struct json_object *root,
 	} else if (ok->required & K_BY) {
 		return fail(d, "request: \"by\" is required for op %s",
 			    ipc_op_str(out->op));
+	}
+	if (json_object_object_get_ex(root, "host", &v)) {
+		rc = get_name(d, "host", v, out->host, false);
+		if (rc < 0)
+			return rc;
 	}
 	if (json_object_object_get_ex(root, "limit", &v)) {
 		if ((rc = get_u32(d, "limit", v, 0, &out->limit)) < 0)
@@ -691,7 +701,8 @@ int ipc_req_encode(const struct ipc_req *r, char **out)
 	 * them: names and sizes are the decoder's and the state machine's
 	 * job); they also keep the encoder away from unterminated buffers. */
 	if (memchr(r->name, '\0', XH_NAME_MAX) == NULL ||
-	    memchr(r->by, '\0', XH_NAME_MAX) == NULL)
+	    memchr(r->by, '\0', XH_NAME_MAX) == NULL ||
+	    memchr(r->host, '\0', XH_NAME_MAX) == NULL)
 		return -EINVAL;
 	if ((op_keys[r->op].required & K_BY) && r->by[0] == '\0')
 		return -EINVAL;
@@ -760,6 +771,12 @@ int ipc_req_encode(const struct ipc_req *r, char **out)
 			rc = -EINVAL;
 		if (rc == 0)
 			rc = put(o, "for_ms", json_object_new_int64(r->for_ms));
+		break;
+	case IPC_OP_MIGRATE:
+		if (rc == 0)
+			rc = put(o, "name", json_object_new_string(r->name));
+		if (rc == 0 && r->host[0] != '\0')
+			rc = put(o, "host", json_object_new_string(r->host));
 		break;
 	default:
 		break;

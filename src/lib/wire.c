@@ -431,7 +431,7 @@ static void get_text(struct rd *r, char **out, size_t max)
 
 static bool type_known(uint16_t type)
 {
-	return type >= WIRE_CMD && type <= WIRE_SNAPSHOT;
+	return type >= WIRE_CMD && type <= WIRE_MIG_PROGRESS;
 }
 
 int wire_peek(const uint8_t *p, size_t len, uint16_t *type, size_t *total)
@@ -828,6 +828,57 @@ int wire_decode_offer(const uint8_t *p, size_t len, struct wire_offer *o)
 	rc = rd_finish(&r);
 	if (rc < 0)
 		memset(o, 0, sizeof(*o));
+	return rc;
+}
+
+/* ---- migration progress ---- */
+
+int wire_encode_progress(struct wire_buf *out, const struct wire_progress *pr)
+{
+	struct wr w;
+
+	frame_open(&w, out, WIRE_MIG_PROGRESS, 2);
+	if (memchr(pr->name, '\0', sizeof(pr->name)) == NULL || pr->name[0] == '\0')
+		wr_fail(&w, -EINVAL);
+	put_u32(&w, pr->nodeid);
+	put_str(&w, pr->name, sizeof(pr->name));
+	put_u64(&w, pr->mig_id);
+	put_u32(&w, pr->target);
+	put_u32(&w, pr->round);
+	put_u64(&w, pr->bytes_sent);
+	put_u64(&w, pr->pages_total);
+	put_u64(&w, pr->pages_left);
+	put_u64(&w, pr->dirty_kib_s);
+	put_u32(&w, pr->elapsed_ms);
+	return frame_close(&w);
+}
+
+int wire_decode_progress(const uint8_t *p, size_t len, struct wire_progress *pr)
+{
+	struct rd r;
+	int rc;
+
+	memset(pr, 0, sizeof(*pr));
+	rc = frame_read(p, len, WIRE_MIG_PROGRESS, &r);
+	if (rc < 0)
+		return rc;
+	if (r.ver != 2)
+		rd_fail(&r);
+	pr->nodeid = get_u32(&r);
+	get_str(&r, pr->name, sizeof(pr->name));
+	pr->mig_id = get_u64(&r);
+	pr->target = get_u32(&r);
+	pr->round = get_u32(&r);
+	pr->bytes_sent = get_u64(&r);
+	pr->pages_total = get_u64(&r);
+	pr->pages_left = get_u64(&r);
+	pr->dirty_kib_s = get_u64(&r);
+	pr->elapsed_ms = get_u32(&r);
+	if (!r.err && pr->name[0] == '\0')
+		rd_fail(&r);
+	rc = rd_finish(&r);
+	if (rc < 0)
+		memset(pr, 0, sizeof(*pr));
 	return rc;
 }
 

@@ -163,6 +163,16 @@ int xd_send_cmd(struct xd *d, struct xh_cmd *c, uint64_t req_id)
 	return rc;
 }
 
+void xd_send_progress(struct xd *d, const struct wire_progress *p)
+{
+	struct wire_buf b;
+
+	wire_buf_init(&b);
+	if (wire_encode_progress(&b, p) == 0)
+		send_frame(d, b.data, b.len);
+	wire_buf_free(&b);
+}
+
 /* ---- applying ---- */
 
 static void log_new_events(struct xd *d, uint64_t from_seq)
@@ -200,6 +210,8 @@ static void apply_cmd(struct xd *d, const struct wire_cmd *wc)
 		       xh_cmd_type_str(wc->cmd.type), wc->cmd.sender,
 		       (unsigned long long)d->st.seq);
 	log_new_events(d, ev0);
+	if (rc == 0)
+		xd_mig_view_applied(d, &wc->cmd, d->st.seq);
 	if (wc->cmd.sender == d->nodeid && wc->req_id)
 		xd_ipc_applied(d, wc->req_id, rc, res.reason, d->st.seq);
 	xd_persist_mark(d);
@@ -509,6 +521,13 @@ static void deliver_frame(struct xd *d, uint32_t nodeid, uint16_t type,
 	case WIRE_SNAP_CHUNK:
 		got_chunk(d, nodeid, msg, len);
 		break;
+	case WIRE_MIG_PROGRESS: {
+		struct wire_progress pr;
+
+		if (wire_decode_progress(msg, len, &pr) == 0 && pr.nodeid == nodeid)
+			xd_mig_view_progress(d, &pr);
+		break;
+	}
 	default:
 		qb_log(LOG_WARNING, "dropped message type=%u from node=%u", type, nodeid);
 	}

@@ -108,6 +108,30 @@ static void send_report(struct xd *d, uint8_t type, const char *name, uint64_t g
 	xd_send_cmd(d, &c, 0);
 }
 
+static void send_mig_report(struct xd *d, const struct rec_action *a)
+{
+	struct xh_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = a->type == REC_REPORT_MIG_DONE ? XH_CMD_MIGRATE_DONE : XH_CMD_MIGRATE_ABORTED;
+	snprintf(c.u.mig.name, sizeof(c.u.mig.name), "%s", a->name);
+	c.u.mig.mig_id = a->mig_id;
+	if (c.type == XH_CMD_MIGRATE_DONE) {
+		c.u.mig.target = d->nodeid;
+		c.u.mig.downtime_ms = a->downtime_ms;
+	} else {
+		const char *ours = xd_mig_why(d, a->name, a->mig_id, REC_MIG_SOURCE);
+
+		c.u.mig.source = d->nodeid;
+		/* what our own send found beats the generic rule text */
+		snprintf(c.u.mig.reason, sizeof(c.u.mig.reason), "%s",
+			 ours ? ours : a->why ? a->why : "");
+	}
+	qb_log(LOG_INFO, "domain %s: reporting %s mig_id=%llu (%s)", a->name,
+	       xh_cmd_type_str(c.type), (unsigned long long)a->mig_id, a->why ? a->why : "");
+	xd_send_cmd(d, &c, 0);
+}
+
 /* ---- domain monitor ---- */
 
 static void hv_end(void *arg, const char *name, uint64_t generation, int reason,
@@ -181,7 +205,9 @@ static void run_executor(struct xd *d, uint64_t now)
 	struct rec_local *local = NULL;
 	struct rec_action *acts = NULL;
 	struct rec_input in;
-	uint32_t n_info = 0, n_acts = 0, cap;
+	const struct rec_mig *mig = NULL;
+	uint32_t n_info = 0, n_acts = 0, n_mig = 0, cap;
+	bool skip_next = false;
 	int rc;
 
 	rc = d->hv->list(d->hvh, &info, &n_info);
@@ -190,7 +216,7 @@ static void run_executor(struct xd *d, uint64_t now)
 		return;
 	}
 	local = calloc(n_info ? n_info : 1, sizeof(*local));
-	cap = n_info + d->st.n_domains + 1;
+	cap = 2 * (n_info + d->st.n_domains) + 1;
 	acts = calloc(cap, sizeof(*acts));
 	if (!local || !acts)
 		goto out;
@@ -204,7 +230,8 @@ static void run_executor(struct xd *d, uint64_t now)
 	in.quorate = d->vq_quorate;
 	in.local = local;
 	in.n_local = n_info;
-	rc = rec_compute(&d->st, &in, acts, cap, &n_acts);
+	xd_mig_table(d, &mig, &n_mig);
+	rc = rec_compute_mig(&d->st, &in, mig, n_mig, acts, cap, &n_acts);
 	if (rc < 0)
 		qb_log(LOG_ERR, "reconcile: %s", strerror(-rc));
 
@@ -213,7 +240,31 @@ static void run_executor(struct xd *d, uint64_t now)
 		const struct xh_domain *dom = xh_state_domain(&d->st, a->name);
 		uint8_t st = dom ? dom->state : 0;
 
+		if (skip_next) {
+			/* the report that follows a RESUME that failed */
+			skip_next = false;
+			continue;
+		}
 		switch (a->type) {
+		case REC_MIGRATE_SEND:
+		case REC_MIGRATE_RECV:
+			xd_mig_start(d, a);
+			break;
+		case REC_RESUME:
+			qb_log(LOG_WARNING, "domain %s: resuming the paused copy (%s)", a->name, a->why);
+			rc = d->hv->resume(d->hvh, a->name);
+			if (rc < 0) {
+				qb_log(LOG_ERR, "domain %s: resume failed: %s", a->name, strerror(-rc));
+				skip_next = true;
+			}
+			break;
+		case REC_REPORT_MIG_DONE:
+		case REC_REPORT_MIG_ABORTED:
+			if (mark_fresh(d->reported, a->name, 0x80 | a->type, a->mig_id, st, now))
+				break;
+			mark_set(d->reported, a->name, 0x80 | a->type, a->mig_id, st, now);
+			send_mig_report(d, a);
+			break;
 		case REC_START:
 			do_start(d, a);
 			break;
@@ -275,6 +326,8 @@ static void run_coordinator(struct xd *d, uint64_t now)
 	memset(&in, 0, sizeof(in));
 	in.now_ms = now;
 	in.wall_ms = now;       /* xd_now_ms(): wall clock, as the disarm window */
+	in.migrate = true;      /* drain standby hosts by live migration */
+	in.max_concurrent = d->cfg.mig_max_concurrent;
 	sched_plan_init(&plan);
 	rc = sched_compute(&d->st, &in, &plan);
 	if (rc < 0) {
@@ -290,6 +343,15 @@ static void run_coordinator(struct xd *d, uint64_t now)
 			continue;
 		mark_set(d->proposed, dom->name, a->type, a->generation, dom->state, now);
 		memset(&c, 0, sizeof(c));
+		if (a->type == SCHED_MIGRATE) {
+			c.type = XH_CMD_MIGRATE_BEGIN;
+			snprintf(c.u.mig.name, sizeof(c.u.mig.name), "%s", dom->name);
+			c.u.mig.source = a->source;
+			c.u.mig.target = a->nodeid;
+			c.u.mig.generation = a->generation;
+			xd_send_cmd(d, &c, 0);
+			continue;
+		}
 		c.type = a->type == SCHED_PLACE ? XH_CMD_PLACE : XH_CMD_STOP;
 		snprintf(c.u.place.name, sizeof(c.u.place.name), "%s", dom->name);
 		c.u.place.nodeid = a->nodeid;
@@ -366,6 +428,7 @@ static void tick(void *arg)
 	 * is a no-op without events) */
 	if (++d->ticks % 10 == 0 && d->hvh)
 		d->hv->dispatch(d->hvh);
+	xd_mig_tick(d);
 	xd_kick(d);
 	qb_loop_timer_add(d->loop, QB_LOOP_LOW, 1000 * QB_TIME_NS_IN_MSEC, d, tick, &d->tick_timer);
 }

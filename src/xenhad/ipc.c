@@ -205,6 +205,39 @@ static int build_write(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_r
 		cmd->type = XH_CMD_DISARM;
 		cmd->u.disarm.until_ms = r->for_ms ? xd_now_ms() + r->for_ms : 0;
 		return 0;
+	case IPC_OP_MIGRATE: {
+		const struct xh_domain *dom = xh_state_domain(&d->st, r->name);
+
+		if (!dom) {
+			snprintf(err, errlen, "no such domain: %s", r->name);
+			return -ENOENT;
+		}
+		if (r->host[0]) {
+			rc = host_id(d, r->host, &id, err, errlen);
+			if (rc < 0)
+				return rc;
+		} else {
+			rc = sched_pick_migration_target(&d->st, r->name, &id);
+			if (rc == -EINVAL) {
+				snprintf(err, errlen, "%s is %s, not running: only a running "
+					 "domain migrates", r->name, xh_dom_state_str(dom->state));
+				return rc;
+			}
+			if (rc < 0) {
+				snprintf(err, errlen, "no host can take %s now (%s)", r->name,
+					 rc == -ENOSPC ? "none is a member with room that is not "
+					 "standby, maintenance, avoided or in its anti-affinity group" :
+					 strerror(-rc));
+				return rc;
+			}
+		}
+		cmd->type = XH_CMD_MIGRATE_BEGIN;
+		snprintf(cmd->u.mig.name, sizeof(cmd->u.mig.name), "%s", r->name);
+		cmd->u.mig.source = dom->owner;
+		cmd->u.mig.target = id;
+		cmd->u.mig.generation = dom->generation;
+		return 0;
+	}
 	default:
 		snprintf(err, errlen, "not a write operation");
 		return -EINVAL;
@@ -235,6 +268,8 @@ static void annotate_unplaced(struct xd *d, struct json_object *data)
 	memset(&in, 0, sizeof(in));
 	in.now_ms = xd_now_ms();
 	in.wall_ms = in.now_ms;
+	in.migrate = true;      /* as the coordinator (executor.c) */
+	in.max_concurrent = d->cfg.mig_max_concurrent;
 	sched_plan_init(&plan);
 	if (sched_compute(&d->st, &in, &plan) == 0) {
 		for (uint32_t i = 0; i < plan.n_unplaced; i++) {
@@ -254,6 +289,24 @@ static void annotate_unplaced(struct xd *d, struct json_object *data)
 		}
 	}
 	sched_plan_free(&plan);
+}
+
+/* What this host knows of each listed domain's migrations (migrate.c). */
+static void annotate_migration(struct xd *d, struct json_object *data)
+{
+	struct json_object *arr;
+
+	if (!json_object_object_get_ex(data, "domains", &arr))
+		return;
+	for (size_t k = 0; k < json_object_array_length(arr); k++) {
+		struct json_object *o = json_object_array_get_idx(arr, k), *nm, *m;
+
+		if (!json_object_object_get_ex(o, "name", &nm))
+			continue;
+		m = xd_mig_view_json(d, json_object_get_string(nm));
+		if (m)
+			json_object_object_add(o, "migration", m);
+	}
 }
 
 static void handle(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_req *r)
@@ -287,6 +340,7 @@ static void handle(struct xd *d, qb_ipcs_connection_t *c, const struct ipc_req *
 			reply(c, -ENOENT, err, NULL);
 		} else {
 			annotate_unplaced(d, data);
+			annotate_migration(d, data);
 			reply(c, 0, NULL, data);
 		}
 		return;

@@ -131,15 +131,20 @@ int main(int argc, char **argv)
 	rc = xd_cluster_init(&d);
 	if (rc < 0)
 		goto out_exec;
+	rc = xd_mig_init(&d);
+	if (rc < 0)
+		goto out_mig;
 	rc = xd_ipc_init(&d);
 	if (rc < 0)
-		goto out_cluster;
+		goto out_mig;
 
 	qb_loop_run(d.loop);
 	exit_code = d.stopping ? 0 : 1;
 
 	xd_ipc_fini(&d);
-out_cluster:
+out_mig:
+	xd_mig_fini(&d);
+	xd_mig_view_free(&d);
 	xd_cluster_fini(&d);
 out_exec:
 	xd_exec_fini(&d);

@@ -25,6 +25,10 @@
 struct xd_buffered;   /* a command held back during a sync round */
 struct xd_pending;    /* an IPC request waiting for its command to be applied */
 struct xd_outq;       /* messages waiting for CPG flow control */
+struct xd_migr;       /* migrate.c: listener, stream threads, known migrations */
+struct rec_action;
+struct rec_mig;
+struct json_object;
 
 struct xd {
 	struct xh_config cfg;
@@ -76,6 +80,10 @@ struct xd {
 	qb_map_t *reported;              /* name -> struct xd_mark (executor reports) */
 	qb_map_t *proposed;              /* name -> struct xd_mark (coordinator proposals) */
 
+	/* live migration */
+	struct xd_migr *mig;
+	qb_map_t *migview;               /* name -> what we know of its migrations */
+
 	/* IPC */
 	qb_ipcs_service_t *ipcs;
 	gid_t haclient_gid;
@@ -107,6 +115,24 @@ int xd_exec_init(struct xd *d);
 void xd_exec_fini(struct xd *d);
 void xd_kick(struct xd *d);                 /* schedule executor + coordinator work */
 void xd_exec_forget(struct xd *d);          /* drop report/proposal marks (after a sync) */
+
+/* Multicast an ephemeral migration progress frame (not a command). */
+void xd_send_progress(struct xd *d, const struct wire_progress *p);
+
+/* migrate.c */
+int xd_mig_init(struct xd *d);              /* after xd_exec_init */
+void xd_mig_fini(struct xd *d);             /* before xd_exec_fini: joins the threads */
+void xd_mig_start(struct xd *d, const struct rec_action *a);  /* SEND or RECV */
+void xd_mig_table(struct xd *d, const struct rec_mig **tab, uint32_t *n);
+void xd_mig_tick(struct xd *d);
+bool xd_mig_enabled(const struct xd *d, char *why, size_t len);
+/* Why our own attempt was aborted or failed, in words (NULL: it was not,
+ * or nothing known). */
+const char *xd_mig_why(struct xd *d, const char *name, uint64_t mig_id, uint8_t role);
+void xd_mig_view_progress(struct xd *d, const struct wire_progress *p);
+void xd_mig_view_applied(struct xd *d, const struct xh_cmd *c, uint64_t seq);
+struct json_object *xd_mig_view_json(struct xd *d, const char *name);
+void xd_mig_view_free(struct xd *d);
 
 /* ipc.c */
 int xd_ipc_init(struct xd *d);

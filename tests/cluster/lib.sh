@@ -71,6 +71,9 @@ XH_SIM_MEMORY_MB=${XH_SIM_MEMORY_MB:-4096}
 XH_MEM_RESERVED_MB=${XH_MEM_RESERVED_MB:-512}
 XH_DOM_OVERHEAD_MB=${XH_DOM_OVERHEAD_MB:-8}
 XH_HACTL_TIMEOUT=${XH_HACTL_TIMEOUT:-30}
+XH_SIM_DIRTY_KIB_S=${XH_SIM_DIRTY_KIB_S:-256}
+XH_SIM_HOLD_MB=${XH_SIM_HOLD_MB:-2}
+XH_MIG_MAX_CONCURRENT=${XH_MIG_MAX_CONCURRENT:-2}
 if [ -z "${XENHA_BUILD:-}" ]; then
 	if [ -x "$PWD/src/hactl/hactl" ] || [ -x "$PWD/src/xenhad/xenhad" ]; then
 		XENHA_BUILD=$PWD
@@ -303,8 +306,14 @@ _xh_gen_xenha_conf() { # I
 	run_dir = /run/xenha/sim
 	simdom = $XH_SIMDOM
 	memory_mb = $XH_SIM_MEMORY_MB
-	hold_max_mb = 2
+	hold_max_mb = $XH_SIM_HOLD_MB
+	dirty_kib_s = $XH_SIM_DIRTY_KIB_S
 	record_ms = 50
+
+	[migration]
+	keyfile = $XH_DIR/authkey
+	port = 7405
+	max_concurrent = $XH_MIG_MAX_CONCURRENT
 
 	[log]
 	syslog = no
@@ -487,7 +496,11 @@ xh_net_up() { # N
 		ns=$(_xh_ns "$i")
 		mkdir -p "$h/run" "$h/corosync" "$h/xenha" "$h/log" "$XH_DIR/shm/h$i" || return 1
 		chmod 1777 "$XH_DIR/shm/h$i"
-		[ "$XH_NO_XENHAD" = 1 ] || _xh_gen_xenha_conf "$i"
+		if [ "$XH_NO_XENHAD" != 1 ]; then
+			[ -f "$XH_DIR/authkey" ] ||
+				"$XH_HACTL" keygen -f "$XH_DIR/authkey" >/dev/null || return 1
+			_xh_gen_xenha_conf "$i"
+		fi
 		ip netns add "$ns" || return 1
 		ip -n "$XH_SW" link add "p$i" type veth peer name eth0 netns "$ns" || return 1
 		ip -n "$XH_SW" link set "p$i" master br0 up
@@ -1243,4 +1256,65 @@ xh_event() { # I TYPE NAME
 	xh_hactl "$1" --json history 2>/dev/null | jq -r --arg t "$2" --arg h "$3" \
 		'[.events[] | select(.type == $t and ((.text // "") | contains($h)))] | last
 		 | select(. != null) | "\(.time_ms) \(.text)"'
+}
+
+# ---------------------------------------------------------------- migration
+# Every listed host's view gives the same (name, state, host, generation).
+xh_same_placement() { # HOSTS...
+	local first="" i t
+	for i in "$@"; do
+		t=$(xh_dom_tuples "$i") || return 1
+		[ -n "$t" ] || return 1
+		if [ -z "$first" ]; then first=$t; elif [ "$t" != "$first" ]; then
+			xh_err "placement differs between h$1 and h$i"
+			diff <(echo "$first") <(echo "$t") >&2
+			return 1
+		fi
+	done
+}
+# Slow the link into host I to RATE (tc tbf on its switch port), so a
+# migration to I lasts long enough to break it mid-stream; "off" removes it.
+xh_shape() { # I RATE|off
+	_xh_host_ok "$1" || return 1
+	tc -n "$XH_SW" qdisc del dev "p$1" root 2>/dev/null
+	[ "$2" = off ] && return 0
+	tc -n "$XH_SW" qdisc add dev "p$1" root tbf rate "$2" burst 64kb latency 2s
+}
+# Drop (nft, inside host I) every TCP segment to the migration port: the
+# stream stalls silently while corosync keeps working; "off" removes it.
+xh_block_mig() { # I on|off
+	_xh_host_ok "$1" || return 1
+	if [ "$2" = off ]; then
+		ip netns exec "$(_xh_ns "$1")" nft delete table inet xhmig 2>/dev/null
+		return 0
+	fi
+	ip netns exec "$(_xh_ns "$1")" nft -f - <<-NFT
+	table inet xhmig {
+		chain in { type filter hook input priority 0; tcp dport 7405 drop; }
+	}
+	NFT
+}
+# The migration progress of NAME as host I shows it: "ROUND BYTES" (nothing
+# if no progress is known).
+xh_mig_progress() { # I NAME
+	xh_hactl "$1" --json domains "$2" 2>/dev/null |
+		jq -r '.domains[0].migration.progress // empty | "\(.round) \(.bytes_sent)"'
+}
+# True once NAME's migration shows progress with at least BYTES sent.
+xh_mig_streaming() { # I NAME BYTES
+	local p
+	p=$(xh_mig_progress "$1" "$2")
+	[ -n "$p" ] && [ "${p#* }" -ge "$3" ]
+}
+# One running copy of NAME, running by the state (h1's view), nothing migrating.
+xh_settled() { # NAME
+	[ "$(xh_domf 1 "$1" state)" = running ] && [ "$(xh_sim_count "$1")" = 1 ]
+}
+# Begin a slow migration of NAME (host I asks) to host T: the link into T
+# is shaped to 40 Mbit/s and the domain dirties faster than that moves, so
+# the stream lasts; returns once 4 MiB went over (by host I's view).
+xh_mig_begin_slow() { # I NAME T
+	xh_shape "$3" 40mbit || { xh_err "cannot shape the link into h$3"; return 1; }
+	xh_hactl "$1" migrate "$2" "h$3" --no-wait >/dev/null || return 1
+	xh_wait_until 30 "$2 streaming to h$3" xh_mig_streaming "$1" "$2" 4194304
 }

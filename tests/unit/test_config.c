@@ -120,6 +120,11 @@ static const struct int_key int_keys[] = {
 	{ "sim", "hold_max_mb", 0, 4096 },
 	{ "sim", "dirty_kib_s", 0, 1048576 },
 	{ "sim", "record_ms", 1, 60000 },
+	{ "migration", "port", 1, 65535 },
+	{ "migration", "max_concurrent", 1, 64 },
+	{ "migration", "downtime_ms", 1, 60000 },
+	{ "migration", "max_rounds", 1, 1000 },
+	{ "migration", "timeout_ms", 1000, 86400000 },
 	{ "fencing", "tick_ms", 10, 10000 },
 	{ "fencing", "lease_ms", 50, 60000 },
 	{ "fencing", "margin_ms", 0, 60000 },
@@ -149,6 +154,9 @@ static const char *const all_keys[][2] = {
 	{ "sim", "image_dir" }, { "sim", "run_dir" }, { "sim", "simdom" },
 	{ "sim", "memory_mb" }, { "sim", "hold_max_mb" }, { "sim", "dirty_kib_s" },
 	{ "sim", "record_ms" },
+	{ "migration", "address" }, { "migration", "port" }, { "migration", "keyfile" },
+	{ "migration", "max_concurrent" }, { "migration", "downtime_ms" },
+	{ "migration", "max_rounds" }, { "migration", "timeout_ms" },
 	{ "log", "syslog" }, { "log", "file" }, { "log", "debug" },
 };
 
@@ -165,6 +173,11 @@ static uint64_t int_field(const struct xh_config *c, const char *name)
 	if (strcmp(name, "hold_max_mb") == 0) return c->sim_hold_max_mb;
 	if (strcmp(name, "dirty_kib_s") == 0) return c->sim_dirty_kib_s;
 	if (strcmp(name, "record_ms") == 0) return c->sim_record_ms;
+	if (strcmp(name, "port") == 0) return c->mig_port;
+	if (strcmp(name, "max_concurrent") == 0) return c->mig_max_concurrent;
+	if (strcmp(name, "downtime_ms") == 0) return c->mig_downtime_ms;
+	if (strcmp(name, "max_rounds") == 0) return c->mig_max_rounds;
+	if (strcmp(name, "timeout_ms") == 0) return c->mig_timeout_ms;
 	if (strcmp(name, "tick_ms") == 0) return c->fence_tick_ms;
 	if (strcmp(name, "lease_ms") == 0) return c->fence_lease_ms;
 	if (strcmp(name, "margin_ms") == 0) return c->fence_margin_ms;
@@ -198,6 +211,13 @@ static void test_defaults(void **state)
 	assert_string_equal(c.sim_run_dir, "/run/xenha/sim");
 	assert_string_equal(c.sim_simdom, "/opt/xh/libexec/xenha-simdom");
 	assert_int_equal(c.sim_memory_mb, 16384);
+	assert_string_equal(c.mig_address, "");
+	assert_int_equal(c.mig_port, 7405);
+	assert_string_equal(c.mig_keyfile, SYSCONFDIR "/xenha/authkey");
+	assert_int_equal(c.mig_max_concurrent, 2);
+	assert_int_equal(c.mig_downtime_ms, 100);
+	assert_int_equal(c.mig_max_rounds, 30);
+	assert_int_equal(c.mig_timeout_ms, 600000);
 	assert_int_equal(c.sim_hold_max_mb, 4);
 	assert_int_equal(c.sim_dirty_kib_s, 256);
 	assert_int_equal(c.sim_record_ms, 50);
@@ -498,20 +518,20 @@ static void test_err_unknown_section(void **state)
 {
 	parse_err("; comment\n\n[nod]\nname = h1\n",
 		  FN ":3: unknown section [nod]; expected one of: [node], "
-		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
+		  "[cluster], [sim], [migration], [fencing], [fence-device NAME], [log]");
 	/* even with no key under it */
 	parse_err("[node]\nname = h1\n[extra]\n",
 		  FN ":3: unknown section [extra]; expected one of: [node], "
-		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
+		  "[cluster], [sim], [migration], [fencing], [fence-device NAME], [log]");
 	parse_err("[]\n",
 		  FN ":1: unknown section []; expected one of: [node], "
-		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
+		  "[cluster], [sim], [migration], [fencing], [fence-device NAME], [log]");
 	parse_err("[ node ]\n",
 		  FN ":1: unknown section [ node ]; expected one of: [node], "
-		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
+		  "[cluster], [sim], [migration], [fencing], [fence-device NAME], [log]");
 	parse_err("[NODE]\n",
 		  FN ":1: unknown section [NODE]; expected one of: [node], "
-		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
+		  "[cluster], [sim], [migration], [fencing], [fence-device NAME], [log]");
 }
 
 static void test_err_invalid_value(void **state)
@@ -593,7 +613,7 @@ static void test_err_first_wins(void **state)
 	/* unknown section before a syntax error */
 	parse_err("[nod]\nbroken\n",
 		  FN ":1: unknown section [nod]; expected one of: [node], "
-		  "[cluster], [sim], [fencing], [fence-device NAME], [log]");
+		  "[cluster], [sim], [migration], [fencing], [fence-device NAME], [log]");
 }
 
 static void test_err_long_line(void **state)
@@ -814,6 +834,30 @@ static void test_hypervisor(void **state)
 		snprintf(text, sizeof(text), "[node]\nhypervisor = %s\n", bad[i]);
 		snprintf(want, sizeof(want), FN ":2: invalid value '%s' for "
 			 "node.hypervisor; expected 'sim' or 'xen'", bad[i]);
+		parse_err(text, want);
+	}
+}
+
+static void test_migration_address(void **state)
+{
+	static const char *const good[] = { "198.18.0.1", "0.0.0.0", "::", "fe80::1", "::ffff:1.2.3.4" };
+	static const char *const bad[] = { "host1", "198.18.0", "198.18.0.256", "1.2.3.4:7405",
+					   "[::1]", "::1%eth0x" };
+	char text[128], want[256];
+	struct xh_config c;
+	size_t i;
+
+	parse_ok("[migration]\naddress =\n", &c);
+	assert_string_equal(c.mig_address, "");
+	for (i = 0; i < NELEM(good); i++) {
+		snprintf(text, sizeof(text), "[migration]\naddress = %s\n", good[i]);
+		parse_ok(text, &c);
+		assert_string_equal(c.mig_address, good[i]);
+	}
+	for (i = 0; i < NELEM(bad); i++) {
+		snprintf(text, sizeof(text), "[migration]\naddress = %s\n", bad[i]);
+		snprintf(want, sizeof(want), FN ":2: invalid value '%s' for migration.address; "
+			 "expected a numeric IPv4 or IPv6 address, or nothing", bad[i]);
 		parse_err(text, want);
 	}
 }
@@ -1188,11 +1232,11 @@ static void test_device_sections(void **state)
 	/* other spellings are unknown sections */
 	parse_err("[fence-devices a]\n",
 		  FN ":1: unknown section [fence-devices a]; expected one of: "
-		  "[node], [cluster], [sim], [fencing], [fence-device NAME], "
+		  "[node], [cluster], [sim], [migration], [fencing], [fence-device NAME], "
 		  "[log]");
 	parse_err("[fence_device a]\n",
 		  FN ":1: unknown section [fence_device a]; expected one of: "
-		  "[node], [cluster], [sim], [fencing], [fence-device NAME], "
+		  "[node], [cluster], [sim], [migration], [fencing], [fence-device NAME], "
 		  "[log]");
 
 	/* duplicates */
@@ -1300,7 +1344,8 @@ static void test_api_edges(void **state)
 
 /* ---- the shipped example and man page ---- */
 
-/* etc/xenha.conf with "#key = value" lines uncommented, LIBEXECDIR filled. */
+/* etc/xenha.conf with "#key = value" lines uncommented, LIBEXECDIR and
+ * SYSCONFDIR filled. */
 static char *uncomment_example(const char *src)
 {
 	size_t n = strlen(src), cap = 2 * n + 256, o = 0;
@@ -1320,6 +1365,16 @@ static char *uncomment_example(const char *src)
 
 				assert_true(o + l < cap);
 				memcpy(d + o, LIBEXECDIR, l);
+				o += l;
+				p += 12;
+				len -= 12;
+				continue;
+			}
+			if (len >= 12 && memcmp(p, "@SYSCONFDIR@", 12) == 0) {
+				size_t l = strlen(SYSCONFDIR);
+
+				assert_true(o + l < cap);
+				memcpy(d + o, SYSCONFDIR, l);
 				o += l;
 				p += 12;
 				len -= 12;
@@ -1412,6 +1467,7 @@ int main(void)
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_hypervisor),
+		cmocka_unit_test(test_migration_address),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_quote_long),
 		cmocka_unit_test(test_fencing_watchdog),

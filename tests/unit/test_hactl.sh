@@ -200,8 +200,20 @@ check "timeout: message" grep -q 'no answer from xenhad within 1 s' "$T/err"
 expect_rc 0 "--json on a write" --json domain start db
 jqok "--json write data" '.applied == true and (.seq | type) == "number"'
 
-expect_rc 0 "node standby" node standby h2
+expect_rc 0 "node standby --no-wait" node standby h2 --no-wait
 req_is "node standby request" '{"op":"node-flags","name":"h2","standby":true}'
+# without --no-wait it follows the drain; nothing moves in the fake's state
+expect_rc 7 "node standby follows the drain until --timeout" node standby h2 --timeout 2
+case $out in *"h2 (1 migrating)"* | *"1 left on h2"*) ok "drain progress shown" ;;
+*) bad "drain progress shown: $out" ;; esac
+expect_rc 2 "node online --no-wait is refused" node online h2 --no-wait
+expect_rc 0 "migrate --no-wait" migrate db h2 --no-wait
+req_is "migrate request" '{"op":"migrate","name":"db","host":"h2"}'
+expect_rc 0 "migrate without a host" migrate db --no-wait
+req_is "migrate request without a host" '{"op":"migrate","name":"db"}'
+expect_rc 2 "migrate without a domain" migrate
+expect_rc 2 "migrate with three operands" migrate db h2 h3
+expect_rc 5 "migrate of an unknown domain" migrate nosuch h2 --no-wait
 expect_rc 0 "node maintenance" node maintenance h2
 req_is "node maintenance request" '{"op":"node-flags","name":"h2","maintenance":true}'
 expect_rc 0 "node online" node online h2

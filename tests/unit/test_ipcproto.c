@@ -86,6 +86,7 @@ static void roundtrip(const struct ipc_req *in, struct ipc_req *out)
 	assert_int_equal(out->standby, in->standby);
 	assert_int_equal(out->maintenance, in->maintenance);
 	assert_int_equal(out->for_ms, in->for_ms);
+	assert_string_equal(out->host, in->host);
 }
 
 static struct ipc_req req_init(uint8_t op, const char *name)
@@ -233,6 +234,41 @@ static void test_disarm(void **state)
 	}
 	in = req_init(IPC_OP_DISARM, NULL);
 	in.for_ms = IPC_DISARM_MAX_MS + 1;
+	assert_int_equal(ipc_req_encode(&in, &json), -EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (ipc_req_decode(bad[i], strlen(bad[i]), &out, err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_true(err[0] != '\0');
+		ipc_req_free(&out);
+	}
+}
+
+static void test_migrate(void **state)
+{
+	static const char *const bad[] = {
+		"{\"op\":\"migrate\"}",
+		"{\"op\":\"migrate\",\"host\":\"h2\"}",
+		"{\"op\":\"migrate\",\"name\":\"d1\",\"host\":\"\"}",
+		"{\"op\":\"migrate\",\"name\":\"d1\",\"host\":2}",
+		"{\"op\":\"migrate\",\"name\":\"d1\",\"for_ms\":10}",
+		"{\"op\":\"domain-start\",\"name\":\"d1\",\"host\":\"h2\"}",
+	};
+	struct ipc_req in, out;
+	char *json = NULL;
+	char err[256];
+
+	(void)state;
+	in = req_init(IPC_OP_MIGRATE, "d1");
+	roundtrip(&in, &out);
+	ipc_req_free(&out);
+	snprintf(in.host, sizeof(in.host), "h2");
+	roundtrip(&in, &out);
+	ipc_req_free(&out);
+	in = req_init(IPC_OP_MIGRATE, NULL);
+	assert_int_equal(ipc_req_encode(&in, &json), -EINVAL);
+	in = req_init(IPC_OP_MIGRATE, "d1");
+	memset(in.host, 'x', sizeof(in.host));
 	assert_int_equal(ipc_req_encode(&in, &json), -EINVAL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
@@ -753,6 +789,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_names),
 		cmocka_unit_test(test_roundtrip_node_flags),
 		cmocka_unit_test(test_disarm),
+		cmocka_unit_test(test_migrate),
 		cmocka_unit_test(test_roundtrip_domain_add),
 		cmocka_unit_test(test_roundtrip_domain_set),
 		cmocka_unit_test(test_encode_text),
