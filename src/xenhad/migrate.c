@@ -305,7 +305,7 @@ static void *send_thread(void *arg)
 	}
 	switch (outcome) {
 	case HV_MIG_DONE:
-		job_finish(j, REC_MIG_DONE, "done");
+		job_finish(j, REC_MIG_DONE, "the target runs it");
 		break;
 	case HV_MIG_IN_DOUBT:
 		job_finish(j, REC_MIG_IN_DOUBT, "no confirmation after COMMIT: paused here");
@@ -653,13 +653,15 @@ static void reap(struct xd *d)
 			snprintf(m->why[e - m->tab], XH_REASON_MAX, "%s", j->why);
 		}
 		qb_log(j->outcome == REC_MIG_DONE ? LOG_NOTICE : LOG_WARNING,
-		       "domain %s: migration mig_id=%llu as %s with node=%u: %s%s%s",
+		       "domain %s: migration mig_id=%llu as %s with node=%u: %s%s%s "
+		       "(rounds=%u bytes=%llu seconds=%.3f)",
 		       j->name, (unsigned long long)j->mig_id,
 		       j->role == REC_MIG_SOURCE ? "source" : "target", j->peer,
 		       j->outcome == REC_MIG_DONE ? "done" :
 		       j->outcome == REC_MIG_ABORTED ? "aborted" :
 		       j->outcome == REC_MIG_IN_DOUBT ? "in doubt" : "failed",
-		       j->why[0] ? ": " : "", j->why);
+		       j->why[0] ? ": " : "", j->why, j->prog.round,
+		       (unsigned long long)j->prog.bytes_sent, (now - j->begun_ms) / 1000.0);
 		job_free(j);
 		changed = true;
 	}
