@@ -92,8 +92,9 @@ run_tests() {
 	echo "== cluster tests (real corosync in network namespaces) =="
 	XENHA_BUILD=$BUILD "$TOP/tests/cluster/run.sh" 2>&1 | tee "$LOGDIR/cluster.out" || fail=1
 	echo "== cluster tests under ASan+UBSan (every daemon and sim domain from the sanitizer build) =="
-	# case v runs daemons under valgrind, which cannot run sanitizer builds
-	XENHA_BUILD=$ASAN_BUILD XH_RESULTS=/var/tmp/xenha-cluster/results-asan XH_SKIP=v \
+	# case v runs daemons under valgrind, which cannot run sanitizer builds; the
+	# migration cases md, me, mf (mostly waiting) are left to the plain pass for time
+	XENHA_BUILD=$ASAN_BUILD XH_RESULTS=/var/tmp/xenha-cluster/results-asan XH_SKIP="v md me mf" \
 		"$TOP/tests/cluster/run.sh" 2>&1 |
 		sed -u 's/^cluster: /cluster_asan: /' | tee "$LOGDIR/cluster-asan.out"
 	[ "${PIPESTATUS[0]}" = 0 ] || fail=1

@@ -66,6 +66,9 @@
 #ifndef LIBEXECDIR
 #define LIBEXECDIR "/usr/libexec/xenha"
 #endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
 
 /*
  * Longest accepted line in bytes, not counting "\n" or "\r\n".  inih's

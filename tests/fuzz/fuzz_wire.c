@@ -3,7 +3,7 @@
  *
  * Input: one mode byte, then a frame.
  *   mode & 7   0 wire_peek only, 1 cmd, 2 offer, 3 chunk, 4 snapshot,
- *              5..7 every decoder in turn
+ *              5..7 every decoder in turn (migration progress only here)
  *   mode & 8   reseal: before decoding, set the header's payload length
  *              to the real one and recompute the crc32, so mutations get
  *              past the checksum and reach the payload parsers (without
@@ -182,6 +182,26 @@ static void fuzz_snapshot(const uint8_t *p, size_t len, int prc, uint16_t pt, si
 	xh_state_free(&s);
 }
 
+static void fuzz_progress(const uint8_t *p, size_t len, int prc, uint16_t pt, size_t ptot)
+{
+	struct wire_progress pr;
+	struct wire_buf b;
+	int rc;
+
+	memset(&pr, 0xa5, sizeof(pr));
+	rc = wire_decode_progress(p, len, &pr);
+	if (rc < 0) {
+		CHECK(all_zero(&pr, sizeof(pr)));
+		return;
+	}
+	check_peek(prc, pt, ptot, WIRE_MIG_PROGRESS, len);
+	CHECK(pr.name[0] != '\0' && memchr(pr.name, '\0', sizeof(pr.name)) != NULL);
+	wire_buf_init(&b);
+	CHECK(wire_encode_progress(&b, &pr) == 0);
+	check_same(&b, p, len);
+	wire_buf_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t mode, sel;
@@ -206,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	prc = wire_peek(f, len, &ptype, &ptotal);
 	if (prc == 0) {
-		CHECK(ptype >= WIRE_CMD && ptype <= WIRE_SNAPSHOT);
+		CHECK(ptype >= WIRE_CMD && ptype <= WIRE_MIG_PROGRESS);
 		CHECK(ptotal >= WIRE_HDR_LEN);
 		CHECK(ptotal - WIRE_HDR_LEN <= WIRE_MAX_PAYLOAD);
 	} else {
@@ -223,6 +243,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_chunk(f, len, prc, ptype, ptotal);
 	if (sel == 4 || sel >= 5)
 		fuzz_snapshot(f, len, prc, ptype, ptotal);
+	if (sel >= 5)
+		fuzz_progress(f, len, prc, ptype, ptotal);
 	free(f);
 	return 0;
 }
