@@ -660,6 +660,27 @@ static int parse_plain(int argc, char **argv, struct opts *o, bool *help)
 	return 0;
 }
 
+/* parse_plain plus one flag of the command's own (lo lists it with value
+ * `flag`; *seen is set when it is given).  flag -1: lo's extra option is
+ * refused as a bad option. */
+static int parse_with_flag(int argc, char **argv, struct opts *o, bool *help,
+			   const struct option *lo, int flag, bool *seen)
+{
+	int c, st;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":jt:h", lo, NULL)) != -1) {
+		if (flag >= 0 && c == flag) {
+			*seen = true;
+			continue;
+		}
+		st = common_opt(c, o, help, argv, true);
+		if (st != 0)
+			return st < 0 ? usage_error("bad option") : st;
+	}
+	return 0;
+}
+
 static int need_operands(int argc, char **argv, int want, const char *cmd,
 			 const char *what)
 {
@@ -1292,7 +1313,7 @@ static int cmd_fence(int argc, char **argv, struct opts *o)
 	char done[XH_NAME_MAX + 32];
 	const char *cmd = "fence confirm";
 	bool help = false, yes = false;
-	int c, st;
+	int st;
 
 	if (argc < 2)
 		return usage_error("fence: expected \"fence confirm HOST\", \"fence status\" "
@@ -1301,16 +1322,8 @@ static int cmd_fence(int argc, char **argv, struct opts *o)
 		return cmd_fence_daemon(argc, argv, o);
 	argc--;
 	argv++;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":jt:h", lo, NULL)) != -1) {
-		if (c == OPT_YES) {
-			yes = true;
-			continue;
-		}
-		st = common_opt(c, o, &help, argv, true);
-		if (st != 0)
-			return st < 0 ? usage_error("bad option") : st;
-	}
+	if ((st = parse_with_flag(argc, argv, o, &help, lo, OPT_YES, &yes)) != 0)
+		return st;
 	if (help)
 		return show_help();
 	if ((st = need_operands(argc, argv, 1, cmd, "HOST")) != 0)
@@ -1470,20 +1483,12 @@ static int cmd_migrate(int argc, char **argv, struct opts *o)
 	struct ipc_req req = { .op = IPC_OP_MIGRATE, .standby = -1, .maintenance = -1 };
 	struct ipc_resp resp;
 	struct json_object *v;
-	bool help = false, wait = true;
+	bool help = false, no_wait = false;
 	int64_t mig_id = -1;
-	int c, st, have;
+	int st, have;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":jt:h", lo, NULL)) != -1) {
-		if (c == OPT_NO_WAIT) {
-			wait = false;
-			continue;
-		}
-		st = common_opt(c, o, &help, argv, true);
-		if (st != 0)
-			return st < 0 ? usage_error("bad option") : st;
-	}
+	if ((st = parse_with_flag(argc, argv, o, &help, lo, OPT_NO_WAIT, &no_wait)) != 0)
+		return st;
 	if (help)
 		return show_help();
 	have = argc - optind;
@@ -1498,7 +1503,7 @@ static int cmd_migrate(int argc, char **argv, struct opts *o)
 	memset(&resp, 0, sizeof(resp));
 	if ((st = call_once(o, &req, &resp)) != 0)
 		return st;
-	if (resp.rc < 0 || !wait || o->json)
+	if (resp.rc < 0 || no_wait || o->json)
 		return finish_write(o, &req, &resp, "migration begun");
 	if (json_object_object_get_ex(resp.data, "seq", &v) && json_object_is_type(v, json_type_int))
 		mig_id = json_object_get_int64(v);
@@ -1617,8 +1622,8 @@ static int cmd_node(int argc, char **argv, struct opts *o)
 	};
 	struct ipc_resp resp;
 	const char *sub, *what;
-	bool help = false, wait = true;
-	int c, st;
+	bool help = false, no_wait = false;
+	int st;
 
 	if (argc < 2)
 		return usage_error("node: missing subcommand "
@@ -1641,16 +1646,9 @@ static int cmd_node(int argc, char **argv, struct opts *o)
 	snprintf(cmd, sizeof(cmd), "node %s", sub);
 	argc--;
 	argv++;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":jt:h", lo, NULL)) != -1) {
-		if (c == OPT_NO_WAIT && req.standby == 1) {
-			wait = false;
-			continue;
-		}
-		st = common_opt(c, o, &help, argv, true);
-		if (st != 0)
-			return st < 0 ? usage_error("bad option") : st;
-	}
+	if ((st = parse_with_flag(argc, argv, o, &help, lo, req.standby == 1 ? OPT_NO_WAIT : -1,
+				  &no_wait)) != 0)
+		return st;
 	if (help)
 		return show_help();
 	if ((st = need_operands(argc, argv, 1, cmd, "HOST")) != 0)
@@ -1658,7 +1656,7 @@ static int cmd_node(int argc, char **argv, struct opts *o)
 	if ((st = copy_name(cmd, argv[optind], req.name)) != 0)
 		return st;
 	snprintf(done, sizeof(done), "host %s: %s", req.name, what);
-	if (req.standby != 1 || !wait || o->json)
+	if (req.standby != 1 || no_wait || o->json)
 		return do_write(o, &req, done);
 	memset(&resp, 0, sizeof(resp));
 	if ((st = call_once(o, &req, &resp)) != 0)

@@ -1318,3 +1318,32 @@ xh_mig_begin_slow() { # I NAME T
 	xh_hactl "$1" migrate "$2" "h$3" --no-wait >/dev/null || return 1
 	xh_wait_until 30 "$2 streaming to h$3" xh_mig_streaming "$1" "$2" 4194304
 }
+# The start of a migration case: N hosts up (xh_fence_up when FENCED is
+# "fenced"), one domain NAME of 256 MiB that prefers h1, running there
+# once.  Sets XH_MIG_PID to its process on h1.  Fails the case otherwise.
+xh_mig_case_up() { # N NAME [fenced]
+	if [ "${3:-}" = fenced ]; then
+		xh_fence_up "$1" || xh_fail "cluster with fencing did not come up"
+	else
+		xh_up "$1" || xh_fail "cluster did not come up"
+	fi
+	xh_hactl 1 domain add "$2" --memory 256 --prefer h1 >/dev/null || xh_fail "add $2"
+	xh_wait_until 30 "$2 running on h1" xh_settled "$2" || xh_fail "$2 not running"
+	[ "$(xh_domf 1 "$2" host)" = h1 ] || xh_fail "$2 not on h1"
+	XH_MIG_PID=$(xh_simpid 1 "$2") || xh_fail "no process of $2 on h1"
+}
+# After a migration of NAME off h1 was broken before its switch-over: NAME
+# runs again by the state within TIMEOUT_S, on h1, as the same process PID
+# (resumed, not restarted), and h1's history has the aborted migration.
+xh_mig_resumed() { # NAME PID TIMEOUT_S T0_US WHAT
+	xh_wait_until "$3" "$1 running again by the state" xh_settled "$1" ||
+		xh_fail "$1 did not settle after $5"
+	xh_log "settled $(_xh_fmt_us $((XH_WAIT_END_US - $4)))s after $5"
+	[ "$(xh_domf 1 "$1" host)" = h1 ] || xh_fail "$1 is not on h1"
+	[ "$(xh_simpid 1 "$1")" = "$2" ] ||
+		xh_fail "$1's process on h1 changed (restarted, not resumed)"
+	local e
+	e=$(xh_event 1 migration "aborted")
+	[ -n "$e" ] || xh_fail "no aborted migration in the history"
+	xh_log "history: $e"
+}

@@ -16,10 +16,7 @@ xh_case ma_migrate
 XH_SIM_HOLD_MB=32
 XH_SIM_DIRTY_KIB_S=8192
 D=mig
-xh_up 3 || xh_fail "cluster did not come up"
-xh_hactl 1 domain add "$D" --memory 256 --prefer h1 >/dev/null || xh_fail "add $D"
-xh_wait_until 30 "$D running" xh_settled "$D" || xh_fail "$D not running"
-[ "$(xh_domf 1 "$D" host)" = h1 ] || xh_fail "$D not on h1"
+xh_mig_case_up 3 "$D"
 
 xh_hactl 2 migrate nosuch h2 >/dev/null 2>&1
 [ $? = 5 ] || xh_fail "migrate of an unknown domain: expected exit 5"

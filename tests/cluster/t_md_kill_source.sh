@@ -11,10 +11,8 @@ xh_case md_kill_source
 XH_SIM_HOLD_MB=32
 XH_SIM_DIRTY_KIB_S=16384
 D=ms
-xh_up 3 || xh_fail "cluster did not come up"
-xh_hactl 1 domain add "$D" --memory 256 --prefer h1 >/dev/null || xh_fail "add $D"
-xh_wait_until 30 "$D running on h1" xh_settled "$D" || xh_fail "$D not running"
-pid=$(xh_simpid 1 "$D") || xh_fail "no process of $D on h1"
+xh_mig_case_up 3 "$D"
+pid=$XH_MIG_PID
 
 xh_mig_begin_slow 2 "$D" 3 || xh_fail "migration did not start streaming"
 xh_kill_xenhad 1 KILL || xh_fail "kill -9 xenhad on h1"
