@@ -125,7 +125,9 @@ struct rec_input {
  * decided while !in->synced.  rec_compute is rec_compute_mig with no
  * migration known locally (mig NULL, n_mig 0); an executor that does
  * migrations must use rec_compute_mig, keep one entry per (name, mig_id,
- * role) until the state no longer names that mig_id, and size out for
+ * role) until the state no longer names that mig_id (an IN_DOUBT source
+ * entry: also while its paused copy is still here, so that the copy is
+ * destroyed once the domain is another host's), and size out for
  * 2 * (n_local + n_domains) + 1 actions. */
 int rec_compute(const struct xh_state *s, const struct rec_input *in,
 		struct rec_action *out, uint32_t cap, uint32_t *n);

@@ -230,7 +230,7 @@ static void run_executor(struct xd *d, uint64_t now)
 	in.quorate = d->vq_quorate;
 	in.local = local;
 	in.n_local = n_info;
-	xd_mig_table(d, &mig, &n_mig);
+	xd_mig_table(d, local, n_info, &mig, &n_mig);
 	rc = rec_compute_mig(&d->st, &in, mig, n_mig, acts, cap, &n_acts);
 	if (rc < 0)
 		qb_log(LOG_ERR, "reconcile: %s", strerror(-rc));

@@ -338,6 +338,14 @@ static struct mjob *find_expected(struct xd_migr *m, const char *name, uint64_t 
 	return NULL;
 }
 
+/* The job's stream is about to be freed: the main loop must not abort it. */
+static void clear_xs(struct mjob *j)
+{
+	pthread_mutex_lock(&j->m->lock);
+	j->xs = NULL;
+	pthread_mutex_unlock(&j->m->lock);
+}
+
 static void *conn_thread(void *arg)
 {
 	struct mconn *c = arg;
@@ -401,8 +409,10 @@ static void *conn_thread(void *arg)
 			status = EALREADY;
 		else if (j->generation != gen + 1)
 			status = ESTALE;
-		else
+		else {
 			j->claimed = true;
+			j->xs = xs;   /* the main loop may break it (source fenced) */
+		}
 	}
 	pthread_mutex_unlock(&m->lock);
 	memcpy(ack, MIG_ACK, 4);
@@ -414,6 +424,7 @@ static void *conn_thread(void *arg)
 		goto done;
 	}
 	if (rc < 0) {
+		clear_xs(j);
 		job_finish(j, REC_MIG_FAILED, "stream broke before it began: %s", strerror(-rc));
 		goto done;
 	}
@@ -426,6 +437,7 @@ static void *conn_thread(void *arg)
 	qb_log(LOG_INFO, "domain %s: receiving from node=%u mig_id=%llu gen=%llu", j->name,
 	       source, (unsigned long long)mig_id, (unsigned long long)j->generation);
 	rc = d->hv->migrate_recv(d->hvh, &req, fd, on_progress, j);
+	clear_xs(j);
 	if (rc == 0)
 		job_finish(j, REC_MIG_DONE, "runs here");
 	else
@@ -594,13 +606,14 @@ static void reap(struct xd *d)
 			snprintf(j->why, sizeof(j->why), "no stream from the source within %u s",
 				 MIG_EXPECT_MS / 1000);
 		}
-		if (!j->finished && j->xs && j->role == REC_MIG_SOURCE &&
-		    peer_fenced(d, j->peer) && !j->aborted) {
-			/* a fenced target can neither take nor confirm anything:
-			 * do not wait for TCP to notice.  The driver's rule
-			 * stands (COMMIT sent: in doubt). */
-			qb_log(LOG_WARNING, "domain %s: migration target node=%u is confirmed "
-			       "fenced; breaking the stream", j->name, j->peer);
+		if (!j->finished && j->xs && peer_fenced(d, j->peer) && !j->aborted) {
+			/* a fenced peer can neither send, take nor confirm
+			 * anything: do not wait for TCP to notice.  The driver's
+			 * rules stand (a source that sent COMMIT is in doubt; a
+			 * target without a whole COMMIT runs nothing). */
+			qb_log(LOG_WARNING, "domain %s: migration %s node=%u is confirmed "
+			       "fenced; breaking the stream", j->name,
+			       j->role == REC_MIG_SOURCE ? "target" : "source", j->peer);
 			xport_abort(j->xs);
 			j->aborted = true;
 		}
@@ -880,12 +893,23 @@ void xd_mig_start(struct xd *d, const struct rec_action *a)
 		wake_main(m);
 }
 
+static bool paused_here(const struct rec_local *local, uint32_t n, const char *name)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (!local[i].running && strcmp(local[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The table for rec_compute_mig.  Entries the state no longer names (the
- * domain's mig_id moved on) and whose thread has ended are dropped first;
- * an unclaimed expected receive the state no longer names is dropped too.
+ * domain's mig_id moved on) and whose thread has ended are dropped first,
+ * except an IN_DOUBT send while its paused copy is still here: reconcile
+ * needs it to destroy that copy once the domain is another host's.  An
+ * unclaimed expected receive the state no longer names fails.
  */
-void xd_mig_table(struct xd *d, const struct rec_mig **tab, uint32_t *n)
+void xd_mig_table(struct xd *d, const struct rec_local *local, uint32_t n_local,
+		  const struct rec_mig **tab, uint32_t *n)
 {
 	struct xd_migr *m = d->mig;
 	uint32_t k = 0;
@@ -914,7 +938,8 @@ void xd_mig_table(struct xd *d, const struct rec_mig **tab, uint32_t *n)
 		const struct rec_mig *e = &m->tab[i];
 		const struct xh_domain *dom = xh_state_domain(&d->st, e->name);
 
-		if (e->outcome != REC_MIG_IN_PROGRESS && (!dom || dom->mig_id != e->mig_id))
+		if (e->outcome != REC_MIG_IN_PROGRESS && (!dom || dom->mig_id != e->mig_id) &&
+		    !(e->outcome == REC_MIG_IN_DOUBT && paused_here(local, n_local, e->name)))
 			continue;
 		memmove(m->why[k], m->why[i], XH_REASON_MAX);
 		m->tab[k++] = *e;

@@ -123,7 +123,9 @@ void xd_send_progress(struct xd *d, const struct wire_progress *p);
 int xd_mig_init(struct xd *d);              /* after xd_exec_init */
 void xd_mig_fini(struct xd *d);             /* before xd_exec_fini: joins the threads */
 void xd_mig_start(struct xd *d, const struct rec_action *a);  /* SEND or RECV */
-void xd_mig_table(struct xd *d, const struct rec_mig **tab, uint32_t *n);
+struct rec_local;
+void xd_mig_table(struct xd *d, const struct rec_local *local, uint32_t n_local,
+		  const struct rec_mig **tab, uint32_t *n);
 void xd_mig_tick(struct xd *d);
 bool xd_mig_enabled(const struct xd *d, char *why, size_t len);
 /* Why our own attempt was aborted or failed, in words (NULL: it was not,
