@@ -68,6 +68,12 @@ struct sxd {
 	bool work_queued;
 	uint64_t work_due, work_last_ms, tick_next;
 	struct mark reported[SIM_MAX_MARKS], proposed[SIM_MAX_MARKS];
+	/* migrate.c: what the executor knows of its own migrations */
+	struct rec_mig mig[SIM_MAX_MIGS];
+	char mig_why[SIM_MAX_MIGS][XH_REASON_MAX];
+	uint64_t mig_at[SIM_MAX_MIGS];       /* when it was started (expect timeout) */
+	bool mig_claimed[SIM_MAX_MIGS];
+	uint32_t n_mig;
 	/* the message being delivered (for log-once keys) */
 	uint64_t cur_msgid;
 	uint32_t cur_frame;
@@ -660,12 +666,136 @@ static void do_start(struct sxd *d, const struct rec_action *a)
 	}
 }
 
+/* ---- migrations (migrate.c: the table, xd_mig_start, xd_mig_table) ---- */
+
+#define XD_MIG_EXPECT_MS 30000            /* migrate.c MIG_EXPECT_MS */
+
+static int mig_find(struct sxd *d, const char *name, uint64_t mig_id, uint8_t role)
+{
+	for (uint32_t i = 0; i < d->n_mig; i++)
+		if (d->mig[i].mig_id == mig_id && d->mig[i].role == role &&
+		    strcmp(d->mig[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void mig_start(struct sxd *d, const struct rec_action *a)
+{
+	uint8_t role = a->type == REC_MIGRATE_SEND ? REC_MIG_SOURCE : REC_MIG_TARGET;
+	struct rec_mig *e;
+
+	if (mig_find(d, a->name, a->mig_id, role) >= 0 || d->n_mig >= SIM_MAX_MIGS)
+		return;
+	e = &d->mig[d->n_mig];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", a->name);
+	e->mig_id = a->mig_id;
+	e->role = role;
+	e->outcome = REC_MIG_IN_PROGRESS;
+	d->mig_why[d->n_mig][0] = '\0';
+	d->mig_at[d->n_mig] = S.now;
+	d->mig_claimed[d->n_mig] = false;
+	d->n_mig++;
+	sim_nlog(d->n, "xenhad: domain %s: migration id=%" PRIu64 " %s h%u", a->name, a->mig_id,
+		 role == REC_MIG_SOURCE ? "sending to" : "expecting from", a->peer);
+	if (role == REC_MIG_SOURCE)
+		sim_mig_send(d->n, a->name, a->mig_id, a->peer, a->generation + 1);
+}
+
+/* xd_mig_table: drop what the state no longer names (and has ended),
+ * but an IN_DOUBT send while its paused copy is here; an unclaimed
+ * receive the state no longer names, or nobody connected to within
+ * XD_MIG_EXPECT_MS, fails */
+static void mig_table(struct sxd *d)
+{
+	uint32_t k = 0;
+	struct sim_dom *sd;
+
+	for (uint32_t i = 0; i < d->n_mig; i++) {
+		struct rec_mig *e = &d->mig[i];
+		const struct xh_domain *dom = xh_state_domain(&d->st, e->name);
+
+		if (e->role == REC_MIG_TARGET && e->outcome == REC_MIG_IN_PROGRESS &&
+		    !d->mig_claimed[i] &&
+		    (!dom || dom->mig_id != e->mig_id || S.now - d->mig_at[i] > XD_MIG_EXPECT_MS))
+			e->outcome = REC_MIG_FAILED;
+		if (e->outcome != REC_MIG_IN_PROGRESS && (!dom || dom->mig_id != e->mig_id) &&
+		    !(e->outcome == REC_MIG_IN_DOUBT && (sd = sim_hv_find(d->n, e->name)) &&
+		      sd->paused))
+			continue;
+		d->mig[k] = *e;
+		memmove(d->mig_why[k], d->mig_why[i], XH_REASON_MAX);
+		d->mig_at[k] = d->mig_at[i];
+		d->mig_claimed[k] = d->mig_claimed[i];
+		k++;
+	}
+	d->n_mig = k;
+}
+
+bool sxd_mig_take(struct sim_node *n, const char *name, uint64_t mig_id, uint32_t src)
+{
+	struct sxd *d = n->xd;
+	const struct xh_domain *dom;
+	int i;
+
+	if (!d || !n->proc[GRP_XD].running || (i = mig_find(d, name, mig_id, REC_MIG_TARGET)) < 0)
+		return false;
+	dom = xh_state_domain(&d->st, name);
+	if (d->mig_claimed[i] || d->mig[i].outcome != REC_MIG_IN_PROGRESS || !dom ||
+	    dom->owner != src)
+		return false;
+	d->mig_claimed[i] = true;
+	return true;
+}
+
+void sxd_mig_result(struct sim_node *n, const char *name, uint64_t mig_id, uint8_t role,
+		    uint8_t outcome, const char *why)
+{
+	struct sxd *d = n->xd;
+	int i;
+
+	if (!d || !n->proc[GRP_XD].running || (i = mig_find(d, name, mig_id, role)) < 0)
+		return;
+	d->mig[i].outcome = outcome;
+	snprintf(d->mig_why[i], XH_REASON_MAX, "%s", why);
+	sim_nlog(n, "xenhad: domain %s: migration id=%" PRIu64 " as %s: %s (%s)", name, mig_id,
+		 role == REC_MIG_SOURCE ? "source" : "target",
+		 outcome == REC_MIG_DONE ? "done" : outcome == REC_MIG_ABORTED ? "aborted" :
+		 outcome == REC_MIG_IN_DOUBT ? "in doubt" : "failed", why);
+	xd_kick(d);
+}
+
+/* executor.c send_mig_report */
+static void send_mig_report(struct sxd *d, const struct rec_action *a)
+{
+	struct xh_cmd c;
+	int i = mig_find(d, a->name, a->mig_id, REC_MIG_SOURCE);
+
+	memset(&c, 0, sizeof(c));
+	c.type = a->type == REC_REPORT_MIG_DONE ? XH_CMD_MIGRATE_DONE : XH_CMD_MIGRATE_ABORTED;
+	snprintf(c.u.mig.name, sizeof(c.u.mig.name), "%s", a->name);
+	c.u.mig.mig_id = a->mig_id;
+	if (c.type == XH_CMD_MIGRATE_DONE) {
+		c.u.mig.target = d->nodeid;
+		c.u.mig.downtime_ms = a->downtime_ms;
+	} else {
+		bool ours = i >= 0 && d->mig_why[i][0] &&
+			    (d->mig[i].outcome == REC_MIG_ABORTED || d->mig[i].outcome == REC_MIG_FAILED);
+
+		c.u.mig.source = d->nodeid;
+		snprintf(c.u.mig.reason, sizeof(c.u.mig.reason), "%s",
+			 ours ? d->mig_why[i] : a->why ? a->why : "");
+	}
+	send_cmd(d, &c, 0);
+}
+
 static void run_executor(struct sxd *d, uint64_t now)
 {
 	struct rec_local local[SIM_MAX_DOMS];
 	struct rec_action *acts;
 	struct rec_input in;
-	uint32_t n_acts = 0, cap = d->n->n_dom + d->st.n_domains + 1;
+	uint32_t n_acts = 0, cap = 2 * (d->n->n_dom + d->st.n_domains) + 1;
+	bool skip_next = false;
 
 	acts = calloc(cap, sizeof(*acts));
 	if (!acts)
@@ -673,21 +803,48 @@ static void run_executor(struct sxd *d, uint64_t now)
 	for (uint32_t i = 0; i < d->n->n_dom; i++) {
 		snprintf(local[i].name, sizeof(local[i].name), "%s", d->n->dom[i].name);
 		local[i].generation = d->n->dom[i].generation;
-		local[i].running = true;
+		local[i].running = !d->n->dom[i].paused;
 	}
 	in.me = d->nodeid;
 	in.synced = d->synced;
 	in.quorate = d->vq_quorate;
 	in.local = local;
 	in.n_local = d->n->n_dom;
-	if (rec_compute(&d->st, &in, acts, cap, &n_acts) < 0)
+	mig_table(d);
+	if (rec_compute_mig(&d->st, &in, d->mig, d->n_mig, acts, cap, &n_acts) < 0)
 		sim_nlog(d->n, "xenhad: reconcile failed");
 	for (uint32_t i = 0; i < n_acts; i++) {
 		const struct rec_action *a = &acts[i];
 		const struct xh_domain *dom = xh_state_domain(&d->st, a->name);
 		uint8_t st = dom ? dom->state : 0;
+		struct sim_dom *sd;
 
+		if (skip_next) {
+			skip_next = false;
+			continue;
+		}
 		switch (a->type) {
+		case REC_MIGRATE_SEND:
+		case REC_MIGRATE_RECV:
+			mig_start(d, a);
+			break;
+		case REC_RESUME:
+			sd = sim_hv_find(d->n, a->name);
+			if (sd && sd->paused) {
+				sd->paused = false;
+				sim_nlog(d->n, "hv: %s resumed (%s)", a->name, a->why);
+				sim_safety_check();
+			} else {
+				skip_next = true;
+			}
+			break;
+		case REC_REPORT_MIG_DONE:
+		case REC_REPORT_MIG_ABORTED:
+			if (mark_fresh(d->reported, a->name, 0x80 | a->type, a->mig_id, st, now))
+				break;
+			mark_set(d->reported, a->name, 0x80 | a->type, a->mig_id, st, now);
+			send_mig_report(d, a);
+			break;
 		case REC_START:
 			do_start(d, a);
 			break;
@@ -737,6 +894,9 @@ static void run_coordinator(struct sxd *d, uint64_t now)
 
 	memset(&in, 0, sizeof(in));
 	in.now_ms = now;
+	in.wall_ms = now;       /* the sim's one clock */
+	in.migrate = true;
+	in.max_concurrent = 2;  /* [migration] max_concurrent default */
 	sched_plan_init(&plan);
 	if (sched_compute(&d->st, &in, &plan) < 0)
 		goto out;
@@ -749,6 +909,15 @@ static void run_coordinator(struct sxd *d, uint64_t now)
 			continue;
 		mark_set(d->proposed, dom->name, a->type, a->generation, dom->state, now);
 		memset(&c, 0, sizeof(c));
+		if (a->type == SCHED_MIGRATE) {
+			c.type = XH_CMD_MIGRATE_BEGIN;
+			snprintf(c.u.mig.name, sizeof(c.u.mig.name), "%s", dom->name);
+			c.u.mig.source = a->source;
+			c.u.mig.target = a->nodeid;
+			c.u.mig.generation = a->generation;
+			send_cmd(d, &c, 0);
+			continue;
+		}
 		c.type = a->type == SCHED_PLACE ? XH_CMD_PLACE : XH_CMD_STOP;
 		snprintf(c.u.place.name, sizeof(c.u.place.name), "%s", dom->name);
 		c.u.place.nodeid = a->nodeid;
@@ -928,6 +1097,33 @@ int sxd_ipc_write(struct sim_node *n, const struct ipc_req *r, char *err, size_t
 					 "operator on %.40s", d->n->name);
 		}
 		return send_cmd(d, &cmd, 1);
+	case IPC_OP_MIGRATE: {
+		const struct xh_domain *dom = xh_state_domain(&d->st, r->name);
+		uint32_t id = 0;
+		int rc;
+
+		if (!dom) {
+			snprintf(err, errlen, "no such domain: %s", r->name);
+			return -ENOENT;
+		}
+		if (r->host[0]) {
+			h = xh_state_host_by_name(&d->st, r->host);
+			if (!h) {
+				snprintf(err, errlen, "no such host: %s", r->host);
+				return -ENOENT;
+			}
+			id = h->nodeid;
+		} else if ((rc = sched_pick_migration_target(&d->st, r->name, &id)) < 0) {
+			snprintf(err, errlen, "no host can take %s now (%s)", r->name, strerror(-rc));
+			return rc;
+		}
+		cmd.type = XH_CMD_MIGRATE_BEGIN;
+		snprintf(cmd.u.mig.name, sizeof(cmd.u.mig.name), "%s", r->name);
+		cmd.u.mig.source = dom->owner;
+		cmd.u.mig.target = id;
+		cmd.u.mig.generation = dom->generation;
+		return send_cmd(d, &cmd, 1);
+	}
 	default:
 		snprintf(err, errlen, "not a write operation");
 		return -EINVAL;

@@ -29,6 +29,7 @@
 
 #include "xenha/hv.h"
 #include "xenha/ipcproto.h"
+#include "xenha/reconcile.h"
 #include "xhsim.h"
 
 struct sim S;
@@ -629,6 +630,7 @@ int sim_hv_start(struct sim_node *n, const char *name, uint64_t gen)
 		return -ENOMEM;
 	snprintf(n->dom[n->n_dom].name, XH_NAME_MAX, "%s", name);
 	n->dom[n->n_dom].generation = gen;
+	n->dom[n->n_dom].paused = false;
 	n->n_dom++;
 	sim_nlog(n, "hv: started %s gen=%" PRIu64, name, gen);
 	sim_safety_check();
@@ -656,6 +658,154 @@ int sim_hv_stop(struct sim_node *n, const char *name, int reason, bool report)
 	return 0;
 }
 
+/* ---- live migration streams (xhsim.h struct sim_mig) ---- */
+
+static void mig_free(struct sim_mig *m, const char *why)
+{
+	sim_log("migration %s id=%" PRIu64 " %s -> %s: %s", m->name, m->mig_id,
+		S.node[m->src].name, S.node[m->dst].name, why);
+	m->used = false;
+}
+
+void sim_mig_send(struct sim_node *src, const char *name, uint64_t mig_id, uint32_t dst,
+		  uint64_t gen)
+{
+	struct sim_dom *d = sim_hv_find(src, name);
+	struct sim_mig *m = NULL;
+
+	for (uint32_t i = 0; i < SIM_MAX_MIGS && !m; i++)
+		if (!S.mig[i].used)
+			m = &S.mig[i];
+	if (!d || d->paused || !m || dst < 1 || dst > S.n) {
+		/* migrate_send could not start: the domain runs here as before */
+		sxd_mig_result(src, name, mig_id, REC_MIG_SOURCE, REC_MIG_ABORTED,
+			       !d ? "could not start: not here" : "could not start");
+		return;
+	}
+	memset(m, 0, sizeof(*m));
+	m->used = true;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->mig_id = mig_id;
+	m->gen = gen;
+	m->src = src->id;
+	m->dst = dst;
+	m->begun = S.now;
+	sim_log("migration %s id=%" PRIu64 " %s -> %s: stream opened", name, mig_id, src->name,
+		S.node[dst].name);
+}
+
+/* a side that cannot move the stream on (its host or its xenhad stopped) */
+static bool mig_side_stuck(const struct sim_node *n)
+{
+	return !n->powered || n->frozen || n->proc[GRP_XD].frozen;
+}
+
+static void mig_break(struct sim_mig *m, const char *why)
+{
+	struct sim_node *src = &S.node[m->src], *dst = &S.node[m->dst];
+	char w[XH_REASON_MAX];
+
+	snprintf(w, sizeof(w), "stream broke before the switch-over (%s)", why);
+	sxd_mig_result(src, m->name, m->mig_id, REC_MIG_SOURCE, REC_MIG_ABORTED, w);
+	sxd_mig_result(dst, m->name, m->mig_id, REC_MIG_TARGET, REC_MIG_FAILED, w);
+	mig_free(m, w);
+}
+
+static void mig_switch_over(struct sim_mig *m)
+{
+	struct sim_node *src = &S.node[m->src], *dst = &S.node[m->dst];
+	struct sim_dom *d = sim_hv_find(src, m->name);
+
+	if (!d) {
+		mig_break(m, "the source copy is gone");
+		return;
+	}
+	d->paused = true;
+	sim_nlog(src, "hv: %s paused for the switch-over, COMMIT sent", m->name);
+	if (sim_hv_start(dst, m->name, m->gen) < 0) {
+		/* the target never got a whole COMMIT: it runs nothing, the source waits */
+		sxd_mig_result(src, m->name, m->mig_id, REC_MIG_SOURCE, REC_MIG_IN_DOUBT,
+			       "no confirmation after COMMIT: paused here");
+		sxd_mig_result(dst, m->name, m->mig_id, REC_MIG_TARGET, REC_MIG_FAILED,
+			       "receive failed");
+		mig_free(m, "the target could not run it; the source is paused in doubt");
+		return;
+	}
+	sxd_mig_result(dst, m->name, m->mig_id, REC_MIG_TARGET, REC_MIG_DONE, "runs here");
+	if (S.mig_hang) {
+		sxd_mig_result(src, m->name, m->mig_id, REC_MIG_SOURCE, REC_MIG_IN_DOUBT,
+			       "no confirmation after COMMIT: paused here");
+		mig_free(m, "switched over; RUNNING lost, the source is paused in doubt");
+		return;
+	}
+	*d = src->dom[--src->n_dom];
+	sim_nlog(src, "hv: %s migrated away", m->name);
+	sxd_mig_result(src, m->name, m->mig_id, REC_MIG_SOURCE, REC_MIG_DONE, "the target runs it");
+	mig_free(m, "switched over");
+}
+
+void sim_mig_step(void)
+{
+	for (uint32_t i = 0; i < SIM_MAX_MIGS; i++) {
+		struct sim_mig *m = &S.mig[i];
+		struct sim_node *src = &S.node[m->src], *dst = &S.node[m->dst];
+		const struct xh_state *st;
+		const struct xh_host *h;
+
+		if (!m->used)
+			continue;
+		/* the relay threads live in the xenhads: one that died broke it */
+		if (src->powered && !src->proc[GRP_XD].running) {
+			/* nobody left to tell on the source; its copy resumes by
+			 * itself, the target's receive fails */
+			sxd_mig_result(dst, m->name, m->mig_id, REC_MIG_TARGET, REC_MIG_FAILED,
+				       "stream broke");
+			mig_free(m, "the source's xenhad died; the source copy runs on");
+			continue;
+		}
+		if (m->connected && (!dst->proc[GRP_XD].running || !dst->powered) &&
+		    dst->powered) {
+			mig_break(m, "the target's xenhad died");
+			continue;
+		}
+		st = sxd_state(src);
+		h = st ? xh_state_host(st, m->dst) : NULL;
+		if (h && h->fence == XH_FENCE_CONFIRMED && !src->proc[GRP_XD].frozen) {
+			mig_break(m, "the target is confirmed fenced");
+			continue;
+		}
+		st = m->connected ? sxd_state(dst) : NULL;
+		h = st ? xh_state_host(st, m->src) : NULL;
+		if (h && h->fence == XH_FENCE_CONFIRMED && !dst->proc[GRP_XD].frozen) {
+			mig_break(m, "the source is confirmed fenced");
+			continue;
+		}
+		if (!m->connected) {
+			if (dst->powered && !mig_side_stuck(dst) && S.label[m->src] == S.label[m->dst] &&
+			    sxd_mig_take(dst, m->name, m->mig_id, m->src)) {
+				m->connected = true;
+				sim_log("migration %s id=%" PRIu64 " %s -> %s: the target took the stream",
+					m->name, m->mig_id, src->name, dst->name);
+			} else if (S.now - m->begun >= SIM_MIG_CONNECT_MS) {
+				sxd_mig_result(src, m->name, m->mig_id, REC_MIG_SOURCE, REC_MIG_ABORTED,
+					       "the target refused the stream or did not answer");
+				mig_free(m, "not taken by the target");
+			}
+			continue;
+		}
+		if (mig_side_stuck(src) || mig_side_stuck(dst) || S.label[m->src] != S.label[m->dst]) {
+			m->stalled_ms += S.step_ms;
+			if (m->stalled_ms >= SIM_MIG_STALL_MS)
+				mig_break(m, "no progress for 30 s");
+			continue;
+		}
+		m->stalled_ms = 0;
+		m->progress_ms += S.step_ms;
+		if (m->progress_ms >= S.mig_ms)
+			mig_switch_over(m);
+	}
+}
+
 /* ---- the safety property ---- */
 
 static void print_trace(void)
@@ -668,15 +818,20 @@ static void print_trace(void)
 }
 
 /* Never two running copies: count a copy on every powered host, frozen
- * or in a minority, until its watchdog or a pill really reset it. */
+ * or in a minority, until its watchdog or a pill really reset it.  A copy
+ * paused by a migration's switch-over does not run. */
 void sim_safety_check(void)
 {
 	for (uint32_t i = 1; i <= S.n; i++) {
 		for (uint32_t k = 0; k < S.node[i].n_dom; k++) {
 			const char *name = S.node[i].dom[k].name;
+			struct sim_dom *o;
 
+			if (S.node[i].dom[k].paused)
+				continue;   /* a paused copy runs nothing */
 			for (uint32_t j = i + 1; j <= S.n; j++) {
-				if (!S.node[j].powered || !S.node[i].powered || !sim_hv_find(&S.node[j], name))
+				if (!S.node[j].powered || !S.node[i].powered ||
+				    !(o = sim_hv_find(&S.node[j], name)) || o->paused)
 					continue;
 				if (!S.violation)
 					sim_log("VIOLATION: domain %s runs on %s and %s", name,
@@ -879,6 +1034,24 @@ static int do_command(int argc, char **argv)
 		sim_log("operator %s %s", c, r.name);
 		return ipc_via(via, &r);
 	}
+	if (strcmp(c, "migrate") == 0) {
+		int k = 2;
+
+		if (argc < 2)
+			return -EINVAL;
+		r.op = IPC_OP_MIGRATE;
+		snprintf(r.name, sizeof(r.name), "%s", argv[1]);
+		if (argc > k && strcmp(argv[k], "via") != 0) {
+			struct sim_node *t = arg_node(argv[k]);
+
+			snprintf(r.host, sizeof(r.host), "%s", t ? t->name : argv[k]);
+			k++;
+		}
+		if (argc >= k + 2 && strcmp(argv[k], "via") == 0)
+			via = arg_node(argv[k + 1]);
+		sim_log("operator migrate %s%s%s", argv[1], r.host[0] ? " to " : "", r.host);
+		return ipc_via(via, &r);
+	}
 	if (strcmp(c, "crash") == 0 || strcmp(c, "guest-shutdown") == 0) {
 		bool any = false;
 
@@ -995,12 +1168,14 @@ static int do_command(int argc, char **argv)
 
 /* ---- expects ---- */
 
+/* running copies (a copy paused by a migration does not count) */
 static uint32_t copies(const char *name, struct sim_node **where)
 {
 	uint32_t k = 0;
+	struct sim_dom *d;
 
 	for (uint32_t i = 1; i <= S.n; i++) {
-		if (S.node[i].powered && sim_hv_find(&S.node[i], name)) {
+		if (S.node[i].powered && (d = sim_hv_find(&S.node[i], name)) && !d->paused) {
 			k++;
 			if (where)
 				*where = &S.node[i];
@@ -1055,6 +1230,12 @@ static int do_expect(int argc, char **argv, const char *text)
 			ok = k == 1;
 		snprintf(got, sizeof(got), "copies=%u%s%s", k, where ? " on " : "",
 			 where ? where->name : "");
+	} else if (strcmp(w, "paused") == 0 && argc >= 4 && strcmp(argv[2], "on") == 0) {
+		struct sim_node *n = arg_node(argv[3]);
+		struct sim_dom *d = n && n->powered ? sim_hv_find(n, argv[1]) : NULL;
+
+		ok = d && d->paused;
+		snprintf(got, sizeof(got), "%s", d ? (d->paused ? "paused" : "running") : "absent");
 	} else if (strcmp(w, "stopped") == 0 && argc >= 2) {
 		uint32_t k = copies(argv[1], NULL);
 
@@ -1064,8 +1245,8 @@ static int do_expect(int argc, char **argv, const char *text)
 		uint32_t k = 0;
 
 		for (uint32_t i = 1; i <= S.n; i++)
-			if (S.node[i].powered)
-				k += S.node[i].n_dom;
+			for (uint32_t j = 0; S.node[i].powered && j < S.node[i].n_dom; j++)
+				k += !S.node[i].dom[j].paused;
 		ok = k == strtoul(argv[2], NULL, 10);
 		snprintf(got, sizeof(got), "count=%u", k);
 	} else if (strcmp(w, "state") == 0 && argc >= 3) {
@@ -1108,7 +1289,7 @@ static int do_expect(int argc, char **argv, const char *text)
 
 		join_rest(t, sizeof(t), argc - 1, argv + 1);
 		ok = log_has(t) == (w[0] == 'l');
-		snprintf(got, sizeof(got), "%s", ok == (w[0] == 'l') ? "absent" : "present");
+		snprintf(got, sizeof(got), "%s", log_has(t) ? "present" : "absent");
 		if (ok)
 			got[0] = '\0';
 	} else if (strcmp(w, "coordinator") == 0 && argc >= 2) {
@@ -1228,6 +1409,10 @@ static int load(const char *path)
 				S.disk = false;
 			else if (strcmp(argv[1], "unsafe-skip-confirm") == 0)
 				S.unsafe_skip_confirm = true;
+			else if (strcmp(argv[1], "mig-hang") == 0)
+				S.mig_hang = true;
+			else if (strncmp(argv[1], "mig-ms=", 7) == 0)
+				S.mig_ms = strtoull(argv[1] + 7, NULL, 10);
 			else
 				return die_line(path, ln, "unknown option");
 		} else if (strcmp(argv[0], "end") == 0 && argc >= 2) {
@@ -1362,6 +1547,7 @@ int main(int argc, char **argv)
 	memset(&S, 0, sizeof(S));
 	fr_timing_defaults(&S.t);
 	S.step_ms = 10;
+	S.mig_ms = 2000;
 	S.lat_ms = 10;
 	S.join_delay_ms = 300;
 	S.disk = true;
@@ -1394,6 +1580,7 @@ int main(int argc, char **argv)
 		membership();
 		for (uint32_t i = 1; i <= S.n && !S.violation; i++)
 			node_turn(&S.node[i]);
+		sim_mig_step();
 		order_outboxes();
 		for (uint32_t i = 1; i <= S.n; i++) {
 			sfd_watchdog_check(&S.node[i]);

@@ -58,6 +58,32 @@ struct sim_proc {                        /* one daemon's CPG connection */
 struct sim_dom {                         /* a domain record on one host */
 	char name[XH_NAME_MAX];
 	uint64_t generation;
+	bool paused;                     /* a migration's source after COMMIT: not running */
+};
+
+/*
+ * A live migration stream between two hosts (the world's model of
+ * src/xenhad/migrate.c plus the driver's switch-over, hv.h): it connects
+ * once the target's xenhad expects it (within 5 s), streams for
+ * S.mig_ms of unhindered progress, then switches over: the source copy
+ * pauses, the target runs the copy at gen, the source copy ends (or, with
+ * `option mig-hang`, the target's RUNNING never reaches the source: the
+ * source stays paused, in doubt).  A stream whose xenhad on either side
+ * dies breaks at once (the relay is in xenhad); one that cannot progress
+ * (a frozen side, a partition, a powered-off peer) breaks after
+ * SIM_MIG_STALL_MS (TCP's timeouts); either side breaks it at once when
+ * the other is confirmed fenced.  Before the switch-over a break leaves
+ * the source copy running (ABORTED) and nothing on the target (FAILED).
+ */
+#define SIM_MAX_MIGS 16
+#define SIM_MIG_CONNECT_MS 5000
+#define SIM_MIG_STALL_MS 30000
+struct sim_mig {
+	bool used, connected;
+	char name[XH_NAME_MAX];
+	uint64_t mig_id, gen;            /* gen: the target's copy (G + 1) */
+	uint32_t src, dst;
+	uint64_t begun, progress_ms, stalled_ms;
 };
 
 struct sim_hvev {                        /* a domain end the driver reports */
@@ -121,6 +147,9 @@ struct sim {
 	uint64_t logged_cap;
 	uint64_t mlog[256];              /* membership changes already logged */
 	uint32_t n_mlog;
+	struct sim_mig mig[SIM_MAX_MIGS];
+	uint64_t mig_ms;                 /* a stream's length (option mig-ms=N, default 2000) */
+	bool mig_hang;                   /* option mig-hang: RUNNING never reaches the source */
 	bool violation;
 	bool verbose;
 	uint64_t seed;
@@ -143,6 +172,10 @@ struct sim_node *sim_node_by_name(const char *name);
 int sim_hv_start(struct sim_node *n, const char *name, uint64_t gen);
 int sim_hv_stop(struct sim_node *n, const char *name, int reason, bool report);
 struct sim_dom *sim_hv_find(struct sim_node *n, const char *name);
+/* migration streams (xhsim.c): the source's xenhad starts a send */
+void sim_mig_send(struct sim_node *src, const char *name, uint64_t mig_id, uint32_t dst,
+		  uint64_t gen);
+void sim_mig_step(void);
 
 /* simxd.c: xenhad */
 void sxd_start(struct sim_node *n);
@@ -156,6 +189,11 @@ bool sxd_is_coordinator(const struct sim_node *n);
  * (the command is sent; its result shows when it is applied). */
 struct ipc_req;
 int sxd_ipc_write(struct sim_node *n, const struct ipc_req *r, char *err, size_t errlen);
+/* migrations: does n's xenhad expect (and now take) this receive; an outcome
+ * (enum rec_mig_role / rec_mig_outcome) for n's xenhad, if it still runs */
+bool sxd_mig_take(struct sim_node *n, const char *name, uint64_t mig_id, uint32_t src);
+void sxd_mig_result(struct sim_node *n, const char *name, uint64_t mig_id, uint8_t role,
+		    uint8_t outcome, const char *why);
 
 /* simfd.c: xenha-fenced, its disk worker, the watchdog */
 int sfd_disk_init(void);
