@@ -83,7 +83,9 @@ c_rand() { C_R=$((RANDOM % $1)); }
 # name weight: how often each fault is chosen
 C_KINDS="crash-domain:10 shutdown-domain:3 kill-xenhad:8 kill-fenced:4 kill-corosync:4
 freeze-xenhad:6 freeze-fenced:5 freeze-corosync:5 freeze-host:8 poweroff:10 isolate:8
-partition:6 oneway:6 disk-hang:5 disk-eio:5 restart-cluster:2"
+partition:6 oneway:6 disk-hang:5 disk-eio:5 restart-cluster:2 migrate:8"
+# how a migration is interrupted once its stream runs
+C_MIG_HOW=(kill-source kill-target poweroff-target isolate-target none)
 C_WTOTAL=0
 for kw in $C_KINDS; do C_WTOTAL=$((C_WTOTAL + ${kw#*:})); done
 # hold times (tenths of a second): short ones the cluster should ride out,
@@ -134,6 +136,10 @@ c_pick_fault() {
 		fi
 		C_F="partition $g" ;;
 	restart-cluster) C_F="restart-cluster" ;;
+	migrate)
+		c_rand "${#C_DOMS[@]}"; g=${C_DOMS[$C_R]}
+		c_rand "${#C_MIG_HOW[@]}"
+		C_F="migrate $g ${C_MIG_HOW[$C_R]}" ;;
 	*) C_F="$C_KIND $h" ;;
 	esac
 }
@@ -308,7 +314,44 @@ c_apply() { # KIND ARGS...
 	disk-eio) echo eio > "$XH_DIR/h$1/diskfault"; C_UNDO+=("disk $1") ;;
 	restart-cluster)
 		for ((h = 1; h <= C_HOSTS; h++)); do c_on "$h" && xh_poweroff "$h"; done ;;
+	migrate) c_migrate "$@" ;;
 	*) echo "campaign: unknown fault $kind" >&2; return 1 ;;
+	esac
+	return 0
+}
+
+# migrate D HOW: live-migrate D off its host to the next host that is on,
+# over a link shaped to 40 Mbit/s so that the stream lasts, and once it
+# streams (at most 5 s) interrupt it: kill -9 of the source's or the
+# target's xenhad, power the target off, cut the target off, or nothing.
+c_migrate() { # D HOW
+	local d=$1 how=$2 src="" dst="" k
+	c_scan
+	for ((k = 1; k <= C_HOSTS; k++)); do
+		[ -n "${C_ON[$k]:-}" ] && c_dpid "$k" xenhad || continue
+		src=$(xh_domf "$k" "$d" host 2>/dev/null)
+		break
+	done
+	src=${src#h}
+	case $src in '' | *[!0-9]*) c_log "  migrate $d: not running now (nothing to do)"; return 0 ;; esac
+	for ((k = 1; k < C_HOSTS; k++)); do
+		dst=$(( (src + k - 1) % C_HOSTS + 1 ))
+		[ -n "${C_ON[$dst]:-}" ] && break
+	done
+	xh_shape "$dst" 40mbit && C_UNDO+=("shape $dst")
+	if ! xh_hactl "$src" migrate "$d" "h$dst" --no-wait >/dev/null 2>&1; then
+		c_log "  migrate $d h$src -> h$dst: refused (nothing to interrupt)"
+		return 0
+	fi
+	xh_wait_until 5 "$d streaming" xh_mig_streaming "$src" "$d" 1048576 >/dev/null 2>&1 ||
+		c_log "  migrate $d h$src -> h$dst: no stream seen within 5 s"
+	c_log "  migrate $d h$src -> h$dst, interrupted by: $how"
+	C_MIG_TOUCHED="$C_MIG_TOUCHED$src $dst "
+	case $how in
+	kill-source) xh_kill_xenhad "$src" KILL; C_UNDO+=("start-xenhad $src") ;;
+	kill-target) xh_kill_xenhad "$dst" KILL; C_UNDO+=("start-xenhad $dst") ;;
+	poweroff-target) xh_poweroff "$dst" ;;
+	isolate-target) xh_cut "$dst"; C_UNDO+=("heal $dst") ;;
 	esac
 	return 0
 }
@@ -318,6 +361,7 @@ c_heal() {
 	for ((i = ${#C_UNDO[@]} - 1; i >= 0; i--)); do
 		u=${C_UNDO[$i]}
 		case $u in
+		shape*) xh_shape "${u#shape }" off ;;
 		cont*) kill -CONT "${u#cont }" 2>/dev/null ;;
 		thaw*) xh_thaw "${u#thaw }" ;;
 		heal*) xh_heal "${u#heal }" ;;
@@ -523,6 +567,7 @@ while [ "$C_FAULTS_DONE" -lt "$C_FAULTS" ]; do
 	declare -A fires0=()
 	for ((i = 1; i <= C_HOSTS; i++)); do fires0[$i]=$(c_fires "$i"); done
 	c_log "step $C_STEPS: $(printf '[%s] ' "${C_STEP[@]}")hold $((C_HOLD / 10)).$((C_HOLD % 10))s"
+	C_MIG_TOUCHED=""   # hosts a migrate fault used (c_migrate)
 	for f in "${C_STEP[@]}"; do
 		# shellcheck disable=SC2086 # the fault's words are its arguments
 		c_apply $f || xh_fail "cannot apply $f"
@@ -545,6 +590,7 @@ while [ "$C_FAULTS_DONE" -lt "$C_FAULTS" ]; do
 		case $1 in
 		partition* | oneway* | restart-cluster) touched=all ;;
 		crash-domain | shutdown-domain) ;;
+		migrate) [ "$touched" = all ] || touched="$touched$C_MIG_TOUCHED" ;;
 		*) [ "$touched" = all ] || touched="$touched$2 " ;;
 		esac
 	done
