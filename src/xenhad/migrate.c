@@ -784,32 +784,40 @@ void xd_mig_fini(struct xd *d)
 			qb_log(LOG_ERR, "migration listener stop: %s", strerror(errno));
 		pthread_join(m->listener, NULL);
 	}
-	/* every thread ends once its stream is broken; the driver bounds the rest */
+	/* every thread ends once its stream is broken; the driver bounds the
+	 * rest.  Connections first: a receiving one uses its job. */
 	for (;;) {
-		struct mjob *j;
 		struct mconn *k;
 
 		pthread_mutex_lock(&m->lock);
-		j = m->jobs;
-		if (j)
-			m->jobs = j->next;
-		k = j ? NULL : m->conns;
-		if (k)
+		k = m->conns;
+		if (k) {
 			m->conns = k->next;
-		if (j && j->xs)
-			xport_abort(j->xs);
-		if (k && k->xs)
-			xport_abort(k->xs);
+			if (k->xs)
+				xport_abort(k->xs);
+		}
 		pthread_mutex_unlock(&m->lock);
-		if (!j && !k)
+		if (!k)
 			break;
-		if (j && j->thread)
-			pthread_join(j->th, NULL);
-		if (k)
-			pthread_join(k->th, NULL);
-		if (j)
-			job_free(j);
+		pthread_join(k->th, NULL);
 		free(k);
+	}
+	for (;;) {
+		struct mjob *j;
+
+		pthread_mutex_lock(&m->lock);
+		j = m->jobs;
+		if (j) {
+			m->jobs = j->next;
+			if (j->xs)
+				xport_abort(j->xs);
+		}
+		pthread_mutex_unlock(&m->lock);
+		if (!j)
+			break;
+		if (j->thread)
+			pthread_join(j->th, NULL);
+		job_free(j);
 	}
 	if (d->loop && m->wake[0] >= 0)
 		qb_loop_poll_del(d->loop, m->wake[0]);
