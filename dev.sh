@@ -108,16 +108,16 @@ run_tests() {
 	   echo "campaign: 0 passed, 1 failed" >>"$LOGDIR/campaign.out" ;;
 	esac
 	grep -aE '^\[.*(step|recovered)|^campaign' "$LOGDIR/campaign.out" | tail -n 4
-	echo "== the campaign's auditor catches a broken build (--enable-unsafe-skip-fence-wait, seed 81) =="
+	echo "== the campaign's auditor catches a broken build (--enable-unsafe-skip-fence-wait, seed 133) =="
 	# a build that confirms lost hosts at once: the campaign must report a
-	# split brain (seed 81 isolates h3 for 8 s in its first step)
+	# split brain (seed 133 isolates h3 for 8 s in its first step)
 	# only xenha-fenced comes from the broken build; the rest is $BUILD's
 	rc=0
 	if BUILD_TARGETS=src/fenced/xenha-fenced build "$UNSAFE_BUILD" --enable-unsafe-skip-fence-wait \
 		>"$LOGDIR/auditor.out" 2>&1; then
 		XENHA_BUILD=$BUILD XH_FENCED_BIN=$UNSAFE_BUILD/src/fenced/xenha-fenced XH_PREFIX=xhu \
 			XH_NET=198.18.10 "$TOP/tests/campaign/campaign.sh" \
-			--seed 81 --faults 10 >>"$LOGDIR/auditor.out" 2>&1 || rc=$?
+			--seed 133 --faults 10 >>"$LOGDIR/auditor.out" 2>&1 || rc=$?
 	else
 		rc=2
 	fi
