@@ -112,6 +112,8 @@ struct simdom_mem {
 enum mig_state {
 	MIG_IDLE,
 	MIG_PRECOPY,              /* rounds while the domain runs */
+	MIG_WAIT_ACK,             /* round written, END_ROUND queued: until the
+				   * target has read it all, still running */
 	MIG_STOPCOPY,             /* paused: the last dirty pages, then STATE */
 	MIG_WAIT_VERIFIED,
 	MIG_WAIT_RUNNING,         /* COMMIT queued (sent once a byte of it left) */
@@ -633,10 +635,16 @@ static struct timespec ns_to_ts(uint64_t ns)
  *   8..11 len (LE)         12..15 check: FNV-1a 32 over header bytes 4..11
  *         and the payload (a PAGE frame: only its first 24 payload bytes,
  *         because the page checks itself)
- * Source -> target: HELLO, then per round ROUND + PAGE..., after the pause
- * the last ROUND + PAGE... and STATE; after VERIFIED, COMMIT.
- * Target -> source: VERIFIED (after checking every page and the digest),
- * RUNNING (after COMMIT, once its first record is written), or REFUSE.
+ * Source -> target: HELLO, then per round ROUND + PAGE... + END_ROUND, after
+ * the pause the last ROUND + PAGE... and STATE; after VERIFIED, COMMIT.
+ * Target -> source: ROUND_ACK (on reading END_ROUND), VERIFIED (after
+ * checking every page and the digest), RUNNING (after COMMIT, once its first
+ * record is written), or REFUSE.
+ *
+ * The source decides whether to pause only on ROUND_ACK: until then the
+ * round's pages may still sit in socket buffers and relays along the way
+ * (megabytes over TLS), and a pause before they drain would add their
+ * transfer time to the downtime the prediction promised.
  */
 enum mig_type {
 	MT_HELLO = 1,     /* u32 version, u32 page_size, u64 npages, u8 n + name, u8 n + inc */
@@ -644,12 +652,14 @@ enum mig_type {
 	MT_PAGE = 3,      /* u64 page number, page_size bytes */
 	MT_STATE = 4,     /* u64 seq, u64 version, u64 npages, u64 digest, u64 pause mono_ns */
 	MT_COMMIT = 5,    /* u64 digest */
+	MT_END_ROUND = 6, /* u32 round: its pages are all sent */
 	MT_VERIFIED = 16, /* u64 digest */
 	MT_RUNNING = 17,  /* u64 first record mono_ns, u8 n + new inc */
 	MT_REFUSE = 18,   /* text */
+	MT_ROUND_ACK = 19, /* u32 round: END_ROUND read, so all its pages */
 };
 
-#define MIG_VERSION        1
+#define MIG_VERSION        2
 #define MIG_BATCH_PAGES    64       /* pages queued per refill */
 #define MIG_PUMP_BYTES     (4u << 20) /* per loop turn, so ticks stay on time */
 #define MIG_DEF_ROUNDS     30
@@ -658,7 +668,7 @@ enum mig_type {
 
 static bool mig_type_known(unsigned t)
 {
-	return (t >= MT_HELLO && t <= MT_COMMIT) || (t >= MT_VERIFIED && t <= MT_REFUSE);
+	return (t >= MT_HELLO && t <= MT_END_ROUND) || (t >= MT_VERIFIED && t <= MT_ROUND_ACK);
 }
 
 static uint32_t frame_sum(const unsigned char *hdr, const unsigned char *payload, size_t len)
@@ -941,7 +951,9 @@ static void mig_begin(struct simdom *d, int ci, int fd, uint32_t rounds, uint32_
 		mig_fail(d, "out-of-memory");
 }
 
-/* Round over (all its pages written): pause, or another round. */
+/* Round over (the target has read all its pages): pause, or another round.
+ * The throughput is measured end to end, from the round's start to the
+ * target's acknowledgement. */
 static int mig_round_end(struct simdom *d, uint64_t now)
 {
 	struct mig *g = &d->mig;
@@ -954,8 +966,10 @@ static int mig_round_end(struct simdom *d, uint64_t now)
 				    d->mem.page_size * 1000000000u / el / 1024u);
 	predicted_ms = g->tput ? (uint64_t)((unsigned __int128)left_bytes * 1000u / g->tput) : UINT64_MAX;
 	mig_progress(d, false, 0);
-	if (predicted_ms > g->downtime_ms && g->round < g->max_rounds)
+	if (predicted_ms > g->downtime_ms && g->round < g->max_rounds) {
+		g->state = MIG_PRECOPY;
 		return mig_round_start(d, now);
+	}
 	/* stop and copy */
 	put_record(d, SIMDOM_EV_PAUSE, NULL, &g->pause_ns);
 	d->paused = true;
@@ -1011,6 +1025,14 @@ static void mig_frame(struct simdom *d, unsigned type, const unsigned char *p, s
 	struct mig *g = &d->mig;
 
 	switch (type) {
+	case MT_ROUND_ACK:
+		if (g->state != MIG_WAIT_ACK || len != 4 || get_le32(p) != g->round) {
+			mig_fail(d, "unexpected-ack");
+			return;
+		}
+		if (mig_round_end(d, clock_ns(CLOCK_MONOTONIC)) < 0)
+			mig_fail(d, "out-of-memory");
+		return;
 	case MT_VERIFIED:
 		if (g->state != MIG_WAIT_VERIFIED || len != 8 || get_le64(p) != g->digest) {
 			mig_fail(d, "bad-verified");
@@ -1123,9 +1145,12 @@ static void mig_write(struct simdom *d, uint64_t now)
 		if (g->state == MIG_PRECOPY || g->state == MIG_STOPCOPY) {
 			if (g->cursor < d->mem.npages)
 				rc = mig_queue_pages(d);
-			else if (g->state == MIG_PRECOPY)
-				rc = mig_round_end(d, clock_ns(CLOCK_MONOTONIC));
-			else {
+			else if (g->state == MIG_PRECOPY) {
+				unsigned char b[4];
+				put_le32(b, g->round);
+				rc = mig_queue_ctl(g, MT_END_ROUND, b, sizeof(b));
+				g->state = MIG_WAIT_ACK;
+			} else {
 				rc = mig_queue_state(d);
 				g->state = MIG_WAIT_VERIFIED;
 			}
@@ -1528,6 +1553,14 @@ static int in_pages(struct simdom *d, struct incoming *in)
 				progress_line(d, "progress round=%" PRIu32 " bytes=%" PRIu64 " total=%zu left=%" PRIu64,
 					      in->round, in->bytes, m->npages, get_le64(p + 4));
 			in->round = get_le32(p);
+			continue;
+		}
+		if (type == MT_END_ROUND && len == 4 && get_le32(p) == in->round) {
+			rc = in_send(in, MT_ROUND_ACK, p, 4);
+			if (rc < 0) {
+				in->why = "stream-error";
+				return rc;
+			}
 			continue;
 		}
 		if (type == MT_PAGE) {
