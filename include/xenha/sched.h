@@ -95,4 +95,14 @@ int64_t sched_host_free_mb(const struct xh_state *s, const struct xh_host *h);
 int sched_pick_migration_target(const struct xh_state *s, const char *name,
 				uint32_t *nodeid);
 
+/*
+ * How long the coordinator waits before it proposes a drain's migration of
+ * a domain again at the same generation (the last attempt aborted: a
+ * target without the key, a stream that broke), after `tries` proposals:
+ * SCHED_MIG_RETRY_MS, doubling, at most SCHED_MIG_RETRY_MAX_MS.
+ */
+#define SCHED_MIG_RETRY_MS 3000u
+#define SCHED_MIG_RETRY_MAX_MS 60000u
+uint32_t sched_mig_retry_ms(uint32_t tries);
+
 #endif

@@ -694,3 +694,12 @@ out:
 	sctx_free(&x);
 	return rc;
 }
+
+uint32_t sched_mig_retry_ms(uint32_t tries)
+{
+	uint32_t ms = SCHED_MIG_RETRY_MS;
+
+	for (uint32_t i = 1; i < tries && ms < SCHED_MIG_RETRY_MAX_MS; i++)
+		ms *= 2;
+	return ms < SCHED_MIG_RETRY_MAX_MS ? ms : SCHED_MIG_RETRY_MAX_MS;
+}

@@ -28,6 +28,7 @@ struct xd_mark {
 	uint64_t gen;
 	uint8_t state;
 	uint64_t at_ms;
+	uint32_t tries;   /* identical marks set in a row */
 };
 
 static qb_map_t *marks_new(void)
@@ -63,6 +64,21 @@ static bool mark_fresh(qb_map_t *m, const char *name, uint8_t kind, uint64_t gen
 	       now - k->at_ms < XD_MARK_MS;
 }
 
+/*
+ * A proposal is made again once XD_MARK_MS passed, except a drain's
+ * migration at the same generation (its last attempt aborted): after a
+ * back-off that doubles with each try (sched_mig_retry_ms).
+ */
+static bool proposal_fresh(qb_map_t *m, const char *name, uint8_t type, uint64_t gen,
+			   uint8_t state, uint64_t now)
+{
+	struct xd_mark *k = qb_map_get(m, name);
+
+	if (!k || k->kind != type || k->gen != gen || k->state != state)
+		return false;
+	return now - k->at_ms < (type == SCHED_MIGRATE ? sched_mig_retry_ms(k->tries) : XD_MARK_MS);
+}
+
 static void mark_set(qb_map_t *m, const char *name, uint8_t kind, uint64_t gen,
 		     uint8_t state, uint64_t now)
 {
@@ -79,6 +95,8 @@ static void mark_set(qb_map_t *m, const char *name, uint8_t kind, uint64_t gen,
 		}
 		qb_map_put(m, k->key, k);
 	}
+	k->tries = k->tries > 0 && k->kind == kind && k->gen == gen && k->state == state ?
+		   k->tries + 1 : 1;
 	k->kind = kind;
 	k->gen = gen;
 	k->state = state;
@@ -339,7 +357,7 @@ static void run_coordinator(struct xd *d, uint64_t now)
 		const struct xh_domain *dom = &d->st.domains[a->domain];
 		struct xh_cmd c;
 
-		if (mark_fresh(d->proposed, dom->name, a->type, a->generation, dom->state, now))
+		if (proposal_fresh(d->proposed, dom->name, a->type, a->generation, dom->state, now))
 			continue;
 		mark_set(d->proposed, dom->name, a->type, a->generation, dom->state, now);
 		memset(&c, 0, sizeof(c));

@@ -46,6 +46,7 @@ struct mark {
 	uint64_t gen;
 	uint8_t state;
 	uint64_t at_ms;
+	uint32_t tries;
 	bool used;
 };
 
@@ -114,11 +115,24 @@ static bool mark_fresh(struct mark *m, const char *name, uint8_t kind, uint64_t 
 	       now - k->at_ms < XD_MARK_MS;
 }
 
+/* executor.c proposal_fresh */
+static bool proposal_fresh(struct mark *m, const char *name, uint8_t type, uint64_t gen,
+			   uint8_t state, uint64_t now)
+{
+	struct mark *k = mark_get(m, name, false);
+
+	if (!k || k->kind != type || k->gen != gen || k->state != state)
+		return false;
+	return now - k->at_ms < (type == SCHED_MIGRATE ? sched_mig_retry_ms(k->tries) : XD_MARK_MS);
+}
+
 static void mark_set(struct mark *m, const char *name, uint8_t kind, uint64_t gen,
 		     uint8_t state, uint64_t now)
 {
 	struct mark *k = mark_get(m, name, true);
 
+	k->tries = k->tries > 0 && k->kind == kind && k->gen == gen && k->state == state ?
+		   k->tries + 1 : 1;
 	k->kind = kind;
 	k->gen = gen;
 	k->state = state;
@@ -905,7 +919,7 @@ static void run_coordinator(struct sxd *d, uint64_t now)
 		const struct xh_domain *dom = &d->st.domains[a->domain];
 		struct xh_cmd c;
 
-		if (mark_fresh(d->proposed, dom->name, a->type, a->generation, dom->state, now))
+		if (proposal_fresh(d->proposed, dom->name, a->type, a->generation, dom->state, now))
 			continue;
 		mark_set(d->proposed, dom->name, a->type, a->generation, dom->state, now);
 		memset(&c, 0, sizeof(c));

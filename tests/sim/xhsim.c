@@ -781,8 +781,14 @@ void sim_mig_step(void)
 			continue;
 		}
 		if (!m->connected) {
-			if (dst->powered && !mig_side_stuck(dst) && S.label[m->src] == S.label[m->dst] &&
-			    sxd_mig_take(dst, m->name, m->mig_id, m->src)) {
+			if (S.mig_refuse && dst->powered && !mig_side_stuck(dst)) {
+				/* as a target without the cluster key: the handshake fails */
+				sxd_mig_result(src, m->name, m->mig_id, REC_MIG_SOURCE, REC_MIG_ABORTED,
+					       "the target refused the stream (handshake failed)");
+				mig_free(m, "refused by the target");
+			} else if (dst->powered && !mig_side_stuck(dst) &&
+				   S.label[m->src] == S.label[m->dst] &&
+				   sxd_mig_take(dst, m->name, m->mig_id, m->src)) {
 				m->connected = true;
 				sim_log("migration %s id=%" PRIu64 " %s -> %s: the target took the stream",
 					m->name, m->mig_id, src->name, dst->name);
@@ -1278,6 +1284,18 @@ static int do_expect(int argc, char **argv, const char *text)
 
 		ok = q == (strcmp(argv[2], "yes") == 0);
 		snprintf(got, sizeof(got), "quorate=%s", q ? "yes" : "no");
+	} else if (strcmp(w, "history") == 0 && argc >= 5 && strcmp(argv[2], "count") == 0) {
+		char t[300];
+		unsigned long k = 0;
+
+		join_rest(t, sizeof(t), argc - 4, argv + 4);
+		for (uint32_t i = 0; st && i < st->ev_count; i++) {
+			const struct xh_event *e = xh_state_event(st, i);
+
+			k += strcmp(e->domain, argv[1]) == 0 && strstr(e->text, t) != NULL;
+		}
+		ok = st && k == strtoul(argv[3], NULL, 10);
+		snprintf(got, sizeof(got), "count=%lu", k);
 	} else if (strcmp(w, "history") == 0 && argc >= 4 && strcmp(argv[2], "contains") == 0) {
 		char t[300];
 
@@ -1411,6 +1429,8 @@ static int load(const char *path)
 				S.unsafe_skip_confirm = true;
 			else if (strcmp(argv[1], "mig-hang") == 0)
 				S.mig_hang = true;
+			else if (strcmp(argv[1], "mig-refuse") == 0)
+				S.mig_refuse = true;
 			else if (strncmp(argv[1], "mig-ms=", 7) == 0)
 				S.mig_ms = strtoull(argv[1] + 7, NULL, 10);
 			else

@@ -150,6 +150,7 @@ struct sim {
 	struct sim_mig mig[SIM_MAX_MIGS];
 	uint64_t mig_ms;                 /* a stream's length (option mig-ms=N, default 2000) */
 	bool mig_hang;                   /* option mig-hang: RUNNING never reaches the source */
+	bool mig_refuse;                 /* option mig-refuse: every target refuses the stream */
 	bool violation;
 	bool verbose;
 	uint64_t seed;

@@ -996,6 +996,19 @@ static void test_disarm_window(void **st)
 	xh_state_free(&s);
 }
 
+/* a drain's retries of an aborted migration back off: 3 s doubling to 60 s */
+static void test_mig_retry_backoff(void **state)
+{
+	(void)state;
+	assert_int_equal(sched_mig_retry_ms(0), 3000);
+	assert_int_equal(sched_mig_retry_ms(1), 3000);
+	assert_int_equal(sched_mig_retry_ms(2), 6000);
+	assert_int_equal(sched_mig_retry_ms(3), 12000);
+	assert_int_equal(sched_mig_retry_ms(5), 48000);
+	assert_int_equal(sched_mig_retry_ms(6), 60000);
+	assert_int_equal(sched_mig_retry_ms(UINT32_MAX), 60000);
+}
+
 static void test_pick_migration_target(void **st)
 {
 	struct xh_state s;
@@ -1062,6 +1075,7 @@ int main(void)
 		cmocka_unit_test(test_migrating_memory),
 		cmocka_unit_test(test_disarm_window),
 		cmocka_unit_test(test_pick_migration_target),
+		cmocka_unit_test(test_mig_retry_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
