@@ -9,7 +9,7 @@
 #   XEN_LAB_NS   the network namespace               (xhxen)
 #   XEN_NET_H/A/B  /24 prefixes: management+corosync, SAN path A, SAN path B
 #                (198.18.20, 198.18.21, 198.18.22; only 198.18.0.0/15 is accepted)
-#   XEN_HV       hypervisor driver of xenhad in dom0 (sim: no lab scenario drives xen domains yet)
+#   XEN_HV       hypervisor driver of xenhad in dom0 (sim, or xen: tests/xen/xen-guest.sh)
 #   XENHA_BUILD  the configured build tree whose `make install` goes into dom0
 XEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB=${XEN_LAB_DIR:-/var/tmp/xenha-xenlab-lab}

@@ -6,7 +6,7 @@
 # "xen: N passed, N failed".  Everything started here is stopped by PID on exit (any exit);
 # XEN_KEEP=1 leaves the lab running (tear it down with: tests/xen/run.sh down).
 # Needs root, XENHA_BUILD (a configured build tree), and: qemu-system-x86 tgt socat jq bc
-# debootstrap openssh-client.  Settings: tests/xen/lib.sh.  XEN_SCENARIO_C=0 skips the power-off, XEN_GUEST=0 the HTTP guest.
+# debootstrap openssh-client.  Settings: tests/xen/lib.sh.  XEN_SCENARIO_C=0 skips the power-off, XEN_GUEST=0 the HTTP guest; XEN_HV=xen runs xen-guest.sh.
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 N=3
@@ -15,6 +15,7 @@ T0=$(now)
 
 teardown() {
 	local i
+	stop_pidfile "$RUN/http-poll.pid" poller   # xen-guest.sh's HTTP poller
 	for ((i = 0; i < N; i++)); do host_stop "$i"; done
 	san_down
 	net_down
@@ -115,14 +116,16 @@ for ((i = 0; i < N; i++)); do
 	echo "  x$i: $(on $i 'echo "watchdog driver $(cat /sys/class/watchdog/watchdog0/identity 2>/dev/null);"; hactl fence status | head -2' | tr '\n' ' ')"
 done
 
-s=$(now)
-on 0 "for i in 0 1 2; do hactl domain add d\$i --memory 64 --prefer x\$i >/dev/null || exit 1; done" || true
-running() {
-	on 0 'hactl --json domains' 2>/dev/null | jq -e --argjson n "$1" '(.domains | length) == 3 and
-		([.domains[] | select(.state == "running")] | length) == $n' >/dev/null
-}
-check "3 HA sim domains running, one per host" "$s" wait_for 120 "domains" running 3
-on 0 'hactl domains' | sed 's/^/  /'
+if [ "$XEN_HV" = sim ]; then
+	s=$(now)
+	on 0 "for i in 0 1 2; do hactl domain add d\$i --memory 64 --prefer x\$i >/dev/null || exit 1; done" || true
+	running() {
+		on 0 'hactl --json domains' 2>/dev/null | jq -e --argjson n "$1" '(.domains | length) == 3 and
+			([.domains[] | select(.state == "running")] | length) == $n' >/dev/null
+	}
+	check "3 HA sim domains running, one per host" "$s" wait_for 120 "domains" running 3
+	on 0 'hactl domains' | sed 's/^/  /'
+fi
 
 # ------------------------------------------- scenario d: one SAN path cut
 hist() { on 0 'hactl --json history' | jq -c '[(.events | length), (.events | last | .seq)]'; }
@@ -149,8 +152,8 @@ neverstopped() { on 1 '! grep -q "stopped petting" /var/log/xenha/fenced.log'; }
 check "d: x1's fenced never stopped petting during the cut (fenced.log)" "$s" neverstopped
 on 1 'grep -iE "disk|alert" /var/log/xenha/fenced.log | tail -4' | sed 's/^/  x1 fenced.log: /'
 
-# ------------------------------- a PV guest serving HTTP (for scenarios a/b/c/e later)
-if [ "${XEN_GUEST:-1}" = 1 ]; then
+# ------------------------------- a PV guest serving HTTP, started by hand (sim driver only)
+if [ "$XEN_HV" = sim ] && [ "${XEN_GUEST:-1}" = 1 ]; then
 	s=$(now)
 	gip=$NET_H.50
 	on 0 "xl create /root/domu/web.cfg 'extra=\"console=hvc0 xip=$gip\"' >/dev/null 2>&1" || true
@@ -159,6 +162,12 @@ if [ "${XEN_GUEST:-1}" = 1 ]; then
 	echo "figure: guest answered HTTP ${WAITED} s after xl create returned"
 	on 0 'xl list' | sed 's/^/  /'
 	on 0 'xl destroy web' || true
+fi
+
+# ---------------------- the xen driver: an HA PV guest, scenarios a, b, e, c
+if [ "$XEN_HV" = xen ]; then
+	. "$XEN_DIR/xen-guest.sh"
+	exit 0
 fi
 
 # --------------------------------------- scenario c: one host powered off

@@ -1,0 +1,106 @@
+# tests/xen/xen-guest.sh - the Xen lab's scenarios with the xen driver (XEN_HV=xen),
+# shellcheck shell=bash
+# sourced by run.sh once xenha runs on every host: a PV guest serving HTTP
+# (/root/domu/web.cfg of the dom0 image) as an HA domain of xenha.
+#   a. hactl domain add -> it boots on x0 and answers HTTP
+#   b. hactl migrate to x1 -> it keeps answering; the client-side downtime
+#      (the longest gap between answers of a poller in the namespace)
+#   e. hactl node standby x1 -> drained by live migration, answers HTTP
+#   c. the host running it powered off -> after fencing it runs on a
+#      survivor and answers again; one copy (xl list on the survivors)
+# Uses run.sh's check, on, wait_for, X, now, since, host_kill; run.sh's
+# teardown stops the poller (by its PID file) if a scenario is cut short.
+
+GIP=$NET_H.50
+POLL_LOG=$RUN/http-poll.log POLL_PID=$RUN/http-poll.pid
+
+http() { X timeout 10 wget -q -T 5 -O- "http://$GIP/" 2>/dev/null | grep -q "xenha lab guest"; }
+# where xenha runs web: asked of the first host that answers (x0 may be gone)
+web_host() {
+	local i j
+	for ((i = 0; i < N; i++)); do
+		[ "${SKIP:-}" = "$i" ] && continue
+		j=$(ON_TIMEOUT=30 on "$i" 'hactl --json domains' 2>/dev/null) || continue
+		jq -r '.domains[] | select(.name == "web") | select(.state == "running") | .host // empty' <<< "$j"
+		return 0
+	done
+	return 1
+}
+# web_on I: xenha has web running on xI and Xen runs it there
+web_on() { [ "$(web_host)" = "x$1" ] && on "$1" 'xl list web' >/dev/null 2>&1; }
+# xl_copies I...: how many of these hosts' Xen run a domain named web
+xl_copies() { local i k=0; for i in "$@"; do on "$i" 'xl list web' >/dev/null 2>&1 && k=$((k + 1)); done; echo "$k"; }
+
+# An HTTP poller in the namespace: one request every 0.1 s (1 s timeout),
+# "MS ok|fail" per line; bounded (6000 requests) and stopped by PID.
+poll_start() {
+	rm -f "$POLL_LOG" "$POLL_LOG.stop"
+	# shellcheck disable=SC2016 # the loop expands its own arguments
+	X setsid bash -c 'for ((i = 0; i < 6000; i++)); do
+		[ -e "$2" ] && break
+		t=$(date +%s%3N)
+		if timeout 2 wget -q -T 1 -O- "http://$1/" >/dev/null 2>&1; then echo "$t ok"; else echo "$t fail"; fi
+		sleep 0.1
+	done' poller "$GIP" "$POLL_LOG.stop" >"$POLL_LOG" 2>/dev/null </dev/null &
+	echo $! >"$POLL_PID"
+}
+poll_stop() {
+	touch "$POLL_LOG.stop"
+	stop_pidfile "$POLL_PID" poller
+}
+# the longest gap in ms between two answers, and the failed requests
+poll_gap() { awk '$2 == "ok" { if (last && $1 - last > gap) gap = $1 - last; last = $1 } $2 == "fail" { f++ }
+	END { printf "%d ms (%d requests failed of %d)", gap, f, NR }' "$POLL_LOG"; }
+
+# ------------------------------------------------------------ a: domain add
+s=$(now)
+on 0 "sed 's/^extra = .*/extra = \"console=hvc0 xip=$GIP\"/' /root/domu/web.cfg > /root/domu/webha.cfg &&
+	hactl domain add web --memory 128 --prefer x0 --config /root/domu/webha.cfg" | sed 's/^/  /'
+check "a: hactl domain add web -> the PV guest boots on x0 and answers HTTP" "$s" wait_for 240 "http" http
+echo "figure: a: HTTP answered ${WAITED} s after hactl domain add"
+on 0 'hactl domains; xl list' | sed 's/^/  /'
+check "a: xenha and Xen agree: web runs on x0" "$s" web_on 0
+
+# ---------------------------------------------------------- b: live migrate
+s=$(now)
+poll_start
+out=$(on 0 'hactl --timeout 600 migrate web x1' 2>&1)
+rc=$?
+sleep 3
+poll_stop
+echo "$out" | tail -3 | sed 's/^/  hactl: /'
+echo "figure: b: client-side downtime (longest gap between HTTP answers, 0.1 s polling): $(poll_gap)"
+migrated() { [ "$rc" = 0 ] && web_on 1 && [ "$(xl_copies 0 2)" = 0 ]; }
+check "b: hactl migrate web x1 -> runs on x1 (xenha and xl list), on no other host" "$s" migrated
+check "b: it answers HTTP on x1" "$s" wait_for 30 "http" http
+
+# ------------------------------------------------------ e: standby drains x1
+s=$(now)
+out=$(on 1 'hactl --timeout 600 node standby x1' 2>&1)
+echo "$out" | tail -3 | sed 's/^/  hactl: /'
+drained() { local h; h=$(web_host); { [ "$h" = x0 ] || [ "$h" = x2 ]; } && web_on "${h#x}" && [ "$(xl_copies 1)" = 0 ]; }
+check "e: hactl node standby x1 -> web live-migrated off x1" "$s" wait_for 300 "drained" drained
+echo "figure: e: drained ${WAITED} s after hactl node standby returned; web on $(web_host)"
+check "e: it answers HTTP" "$s" wait_for 30 "http" http
+on 1 'hactl node online x1' | sed 's/^/  /'
+
+# ------------------------------------------- c: power off the host running it
+if [ "${XEN_SCENARIO_C:-1}" = 1 ]; then
+	v=$(web_host)
+	v=${v#x}
+	[[ $v =~ ^[0-2]$ ]] || v=0
+	others=""
+	for ((k = 0; k < N; k++)); do [ "$k" = "$v" ] || others="$others $k"; done
+	s=$(now)
+	host_kill "$v"
+	# shellcheck disable=SC2034 # run.sh's on_all skips it
+	SKIP=$v
+	check "c: x$v (running web) powered off -> web answers HTTP again from a survivor" "$s" wait_for 300 "http back" http
+	echo "figure: c: HTTP answered again ${WAITED} s after x$v's power-off"
+	# shellcheck disable=SC2086 # the survivors' numbers
+	set -- $others
+	on "$1" "hactl history | grep -E 'x$v|web' | tail -6" | sed 's/^/  /'
+	# shellcheck disable=SC2086 # the survivors' numbers
+	one() { [ "$(xl_copies $others)" = 1 ]; }
+	check "c: exactly one copy of web on the survivors (xl list)" "$s" one
+fi
