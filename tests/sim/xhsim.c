@@ -781,13 +781,14 @@ void sim_mig_step(void)
 			continue;
 		}
 		if (!m->connected) {
-			if (S.mig_refuse && dst->powered && !mig_side_stuck(dst)) {
+			bool up = dst->powered && !mig_side_stuck(dst);
+
+			if (up && S.mig_refuse) {
 				/* as a target without the cluster key: the handshake fails */
 				sxd_mig_result(src, m->name, m->mig_id, REC_MIG_SOURCE, REC_MIG_ABORTED,
 					       "the target refused the stream (handshake failed)");
 				mig_free(m, "refused by the target");
-			} else if (dst->powered && !mig_side_stuck(dst) &&
-				   S.label[m->src] == S.label[m->dst] &&
+			} else if (up && S.label[m->src] == S.label[m->dst] &&
 				   sxd_mig_take(dst, m->name, m->mig_id, m->src)) {
 				m->connected = true;
 				sim_log("migration %s id=%" PRIu64 " %s -> %s: the target took the stream",
@@ -1190,15 +1191,17 @@ static uint32_t copies(const char *name, struct sim_node **where)
 	return k;
 }
 
-static bool history_has(const struct xh_state *st, const char *dom, const char *text)
+/* events of domain dom ("*": any) whose text contains text */
+static unsigned long history_count(const struct xh_state *st, const char *dom, const char *text)
 {
+	unsigned long k = 0;
+
 	for (uint32_t i = 0; i < st->ev_count; i++) {
 		const struct xh_event *e = xh_state_event(st, i);
 
-		if ((strcmp(dom, "*") == 0 || strcmp(e->domain, dom) == 0) && strstr(e->text, text))
-			return true;
+		k += (strcmp(dom, "*") == 0 || strcmp(e->domain, dom) == 0) && strstr(e->text, text);
 	}
-	return false;
+	return k;
 }
 
 static bool log_has(const char *text)
@@ -1286,21 +1289,17 @@ static int do_expect(int argc, char **argv, const char *text)
 		snprintf(got, sizeof(got), "quorate=%s", q ? "yes" : "no");
 	} else if (strcmp(w, "history") == 0 && argc >= 5 && strcmp(argv[2], "count") == 0) {
 		char t[300];
-		unsigned long k = 0;
+		unsigned long k;
 
 		join_rest(t, sizeof(t), argc - 4, argv + 4);
-		for (uint32_t i = 0; st && i < st->ev_count; i++) {
-			const struct xh_event *e = xh_state_event(st, i);
-
-			k += strcmp(e->domain, argv[1]) == 0 && strstr(e->text, t) != NULL;
-		}
+		k = st ? history_count(st, argv[1], t) : 0;
 		ok = st && k == strtoul(argv[3], NULL, 10);
 		snprintf(got, sizeof(got), "count=%lu", k);
 	} else if (strcmp(w, "history") == 0 && argc >= 4 && strcmp(argv[2], "contains") == 0) {
 		char t[300];
 
 		join_rest(t, sizeof(t), argc - 3, argv + 3);
-		ok = st && history_has(st, argv[1], t);
+		ok = st && history_count(st, argv[1], t) > 0;
 		snprintf(got, sizeof(got), "%s", st ? "not in the history" : "no observer");
 	} else if ((strcmp(w, "log") == 0 || strcmp(w, "no-log") == 0) && argc >= 2) {
 		char t[300];
