@@ -6,14 +6,21 @@
  * Threading: a driver that needs to wait for events exposes a file
  * descriptor (get_fd) that the daemon adds to its qb_loop; when it is
  * readable the daemon calls dispatch(), which reports ended domains
- * through the callback given at open().  All ops except the migration ops
- * are called from the daemon's main loop.  migrate_send, migrate_recv and
+ * through the callback given at open().  open, close, get_fd, dispatch,
+ * host_memory, destroy and list are called from the daemon's main loop.
+ * migrate_send, migrate_recv and
  * resume block and are called from worker threads; a driver serialises
  * them against the main-loop ops with its own lock (the sim driver: one
  * mutex over its domain table: the migration ops hold it only to look up
  * and update entries, never while they wait on the stream; dispatch()
- * releases it around the end callback).  close() must not be called while
- * a migration op runs.
+ * releases it around the end callback).  start and shutdown are called
+ * from worker threads too (xenhad's hvjob.c; at most one per domain at a
+ * time): a driver must not hold its lock over their long waits, or list()
+ * in the main loop waits with them (the xen driver: libxl's create, the
+ * wait for the guest to run, the wait for a clean shutdown; the sim
+ * driver holds its lock over its waits, which take milliseconds: its
+ * domains are processes that exit on SIGTERM).  close() must not be
+ * called while any of these runs.
  */
 #ifndef XENHA_HV_H
 #define XENHA_HV_H

@@ -82,6 +82,7 @@ struct xen_dom {
 	uint64_t generation;
 	uint32_t memory_mb;
 	bool incoming;     /* migrate_recv: created paused, not committed yet */
+	bool starting;     /* start: being created, not running yet */
 	bool stopping;     /* we shut it down or destroyed it */
 	bool migrating;    /* migrate_send in progress */
 	bool migrated;     /* migrated away: its end is HV_END_STOPPED */
@@ -241,7 +242,7 @@ static int dom_destroy_wait(struct hv *h, const struct xen_dom *d)
 	uint64_t end = mono_ms() + XEN_DESTROY_WAIT_MS;
 	int rc = libxl_domain_destroy(h->ctx, d->domid, NULL);
 
-	if (rc != 0 && dom_info(h, d, &info) == 0) {
+	if (rc != 0 && dom_info(h, d, &info) == 0 && !(info.flags & XEN_DOMINF_dying)) {
 		qb_log(LOG_ERR, "xen domain %s: destroy failed domid=%" PRIu32 " rc=%d", d->name, d->domid, rc);
 		return -EIO;
 	}
@@ -508,7 +509,7 @@ static int xen_scan_locked(struct hv *h, struct xen_end **ends)
 		/* not ours to judge while a migration owns them: an incoming
 		 * copy ends through migrate_recv; a migrating source is
 		 * suspended, not ended */
-		if (d->incoming || d->migrating) {
+		if (d->incoming || d->starting || d->migrating) {
 			pp = &d->next;
 			continue;
 		}
@@ -580,7 +581,7 @@ static bool name_taken(struct hv *h, const char *name)
 	xc_domaininfo_t info;
 	uint32_t domid;
 
-	if (d != NULL && (d->incoming || dom_info(h, d, &info) == 0))
+	if (d != NULL && (d->incoming || d->starting || dom_info(h, d, &info) == 0))
 		return true;
 	return libxl_name_to_domid(h->ctx, name, &domid) == 0;
 }
@@ -639,7 +640,14 @@ static int wait_running(struct hv *h, const struct xen_dom *d, uint32_t timeout_
 	}
 }
 
-static int xen_start_locked(struct hv *h, const struct hv_start_req *req)
+/*
+ * Called from a worker thread (include/xenha/hv.h): the lock is held only
+ * to reserve the name and to publish the entry, never over libxl's create
+ * or the wait for the guest to run, so list() and dispatch() in the main
+ * loop go on meanwhile.  The "starting" entry keeps the name (name_taken)
+ * and keeps the scan, list() and the stop ops away from it.
+ */
+static int xen_start(struct hv *h, const struct hv_start_req *req)
 {
 	libxl_domain_config dc;
 	char err[HV_XEN_ERR_MAX];
@@ -649,8 +657,6 @@ static int xen_start_locked(struct hv *h, const struct hv_start_req *req)
 
 	if (req == NULL || !hv_name_ok(req->name))
 		return -EINVAL;
-	if (name_taken(h, req->name))
-		return -EEXIST;
 	libxl_domain_config_init(&dc);
 	rc = hv_xen_cfg_build(req->name, req->xlcfg, req->memory_mb, req->generation, req->nodeid, &dc,
 		      err, sizeof(err));
@@ -658,50 +664,59 @@ static int xen_start_locked(struct hv *h, const struct hv_start_req *req)
 		qb_log(LOG_ERR, "xen domain %s: refused: %s", req->name, err);
 		goto out;
 	}
-	rc = libxl_domain_create_new(h->ctx, &dc, &domid, NULL, NULL);
-	if (rc != 0) {
-		qb_log(LOG_ERR, "xen domain %s: create failed rc=%d", req->name, rc);
-		create_cleanup(h, req->name, domid, libxl_uuid_bytearray_const(&dc.c_info.uuid));
-		rc = -EIO;
-		goto out;
-	}
-	d = dom_new(req, domid, &dc);
+	d = dom_new(req, (uint32_t)INVALID_DOMID, &dc);
 	if (d == NULL) {
-		create_cleanup(h, req->name, domid, libxl_uuid_bytearray_const(&dc.c_info.uuid));
 		rc = -ENOMEM;
 		goto out;
 	}
+	d->starting = true;
+	pthread_mutex_lock(&h->mu);
+	if (name_taken(h, req->name)) {
+		pthread_mutex_unlock(&h->mu);
+		free(d);
+		rc = -EEXIST;
+		goto out;
+	}
+	d->next = h->doms;        /* reserves the name */
+	h->doms = d;
+	pthread_mutex_unlock(&h->mu);
+
+	rc = libxl_domain_create_new(h->ctx, &dc, &domid, NULL, NULL);
+	if (rc != 0) {
+		qb_log(LOG_ERR, "xen domain %s: create failed rc=%d", req->name, rc);
+		rc = -EIO;
+		goto drop;
+	}
+	pthread_mutex_lock(&h->mu);
+	d->domid = domid;
+	d->memory_mb = (uint32_t)(dc.b_info.target_memkb / 1024u);
+	pthread_mutex_unlock(&h->mu);
 	rc = libxl_domain_unpause(h->ctx, domid, NULL);
 	if (rc != 0) {
 		qb_log(LOG_ERR, "xen domain %s: unpause failed domid=%" PRIu32 " rc=%d", req->name, domid, rc);
 		rc = -EIO;
-	} else {
-		rc = wait_running(h, d, h->start_timeout_ms);
-		if (rc < 0)
-			qb_log(LOG_ERR, "xen domain %s: did not start domid=%" PRIu32 ": %s", req->name,
-			       domid, rc == -ECHILD ? "ended at once" : strerror(-rc));
+		goto drop;
 	}
+	rc = wait_running(h, d, h->start_timeout_ms);
 	if (rc < 0) {
-		create_cleanup(h, req->name, domid, libxl_uuid_bytearray_const(&dc.c_info.uuid));
-		free(d);
-		goto out;
+		qb_log(LOG_ERR, "xen domain %s: did not start domid=%" PRIu32 ": %s", req->name,
+		       domid, rc == -ECHILD ? "ended at once" : strerror(-rc));
+		goto drop;
 	}
-	d->next = h->doms;
-	h->doms = d;
-	qb_log(LOG_INFO, "xen domain %s: running domid=%" PRIu32 " gen=%" PRIu64, d->name, domid,
-	       d->generation);
+	pthread_mutex_lock(&h->mu);
+	d->starting = false;
+	pthread_mutex_unlock(&h->mu);
+	qb_log(LOG_INFO, "xen domain %s: running domid=%" PRIu32 " gen=%" PRIu64, req->name, domid,
+	       req->generation);
+	goto out;
+drop:
+	create_cleanup(h, req->name, domid, libxl_uuid_bytearray_const(&dc.c_info.uuid));
+	pthread_mutex_lock(&h->mu);
+	dom_unlink(h, d);
+	pthread_mutex_unlock(&h->mu);
+	free(d);
 out:
 	libxl_domain_config_dispose(&dc);
-	return rc;
-}
-
-static int xen_start(struct hv *h, const struct hv_start_req *req)
-{
-	int rc;
-
-	pthread_mutex_lock(&h->mu);
-	rc = xen_start_locked(h, req);
-	pthread_mutex_unlock(&h->mu);
 	return rc;
 }
 
@@ -711,7 +726,7 @@ static int dom_for_stop(struct hv *h, const char *name, struct xen_dom **out)
 	struct xen_dom *d = name ? dom_find(h, name) : NULL;
 	xc_domaininfo_t info;
 
-	if (d == NULL || d->incoming || dom_info(h, d, &info) < 0)
+	if (d == NULL || d->incoming || d->starting || dom_info(h, d, &info) < 0)
 		return -ENOENT;
 	if (d->migrating)
 		return -EBUSY;
@@ -734,47 +749,57 @@ static int xen_destroy_locked(struct hv *h, const char *name)
 	return rc;
 }
 
-static int xen_shutdown_locked(struct hv *h, const char *name, uint32_t timeout_ms)
-{
-	struct xen_dom *d;
-	xc_domaininfo_t info;
-	uint64_t end;
-	int rc = dom_for_stop(h, name, &d);
-
-	if (rc < 0)
-		return rc;
-	d->stopping = true;
-	if (d->in_doubt)     /* suspended: it cannot hear a shutdown request */
-		return xen_destroy_locked(h, name);
-	rc = libxl_domain_shutdown(h->ctx, d->domid, NULL);
-	if (rc != 0) {
-		qb_log(LOG_WARNING, "xen domain %s: shutdown request failed rc=%d (no PV drivers?), destroying",
-		       d->name, rc);
-		return xen_destroy_locked(h, name);
-	}
-	end = mono_ms() + timeout_ms;
-	while (dom_info(h, d, &info) == 0 && !info_ended(&info)) {
-		if (mono_ms() >= end) {
-			qb_log(LOG_WARNING, "xen domain %s: no shutdown within timeout_ms=%" PRIu32 ", destroying",
-			       d->name, timeout_ms);
-			break;
-		}
-		sleep_ms(XEN_STEP_MS);
-	}
-	/* shut down (the remains) or still running: destroy either way */
-	rc = dom_destroy_wait(h, d);
-	if (rc == 0)
-		qb_log(LOG_INFO, "xen domain %s: stopped domid=%" PRIu32, d->name, d->domid);
-	return rc;
-}
-
+/*
+ * Called from a worker thread: the lock is held to find the entry and to
+ * mark it stopping, not over the wait.  The entry may go meanwhile
+ * (dispatch reports the end and frees it): the wait and the destroy go by
+ * a copy of its domid and uuid, which name that domain and no other.
+ */
 static int xen_shutdown(struct hv *h, const char *name, uint32_t timeout_ms)
 {
+	struct xen_dom *d, probe;
+	xc_domaininfo_t info;
+	uint64_t end;
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
-	rc = xen_shutdown_locked(h, name, timeout_ms);
+	rc = dom_for_stop(h, name, &d);
+	if (rc == 0 && d->in_doubt) {
+		/* suspended: it cannot hear a shutdown request */
+		rc = xen_destroy_locked(h, name);
+		pthread_mutex_unlock(&h->mu);
+		return rc;
+	}
+	if (rc == 0) {
+		d->stopping = true;
+		probe = *d;
+		probe.next = NULL;
+	}
 	pthread_mutex_unlock(&h->mu);
+	if (rc < 0)
+		return rc;
+
+	rc = libxl_domain_shutdown(h->ctx, probe.domid, NULL);
+	if (rc != 0) {
+		if (dom_info(h, &probe, &info) < 0)
+			return 0;
+		qb_log(LOG_WARNING, "xen domain %s: shutdown request failed rc=%d (no PV drivers?), destroying",
+		       probe.name, rc);
+	} else {
+		end = mono_ms() + timeout_ms;
+		while (dom_info(h, &probe, &info) == 0 && !info_ended(&info)) {
+			if (mono_ms() >= end) {
+				qb_log(LOG_WARNING, "xen domain %s: no shutdown within timeout_ms=%" PRIu32
+				       ", destroying", probe.name, timeout_ms);
+				break;
+			}
+			sleep_ms(XEN_STEP_MS);
+		}
+	}
+	/* shut down (the remains) or still running: destroy either way */
+	rc = dom_info(h, &probe, &info) < 0 ? 0 : dom_destroy_wait(h, &probe);
+	if (rc == 0)
+		qb_log(LOG_INFO, "xen domain %s: stopped domid=%" PRIu32, probe.name, probe.domid);
 	return rc;
 }
 
@@ -804,7 +829,8 @@ static int xen_list_locked(struct hv *h, struct hv_domain_info **out, uint32_t *
 	for (struct xen_dom *d = h->doms; d; d = d->next) {
 		xc_domaininfo_t info;
 
-		if (d->incoming || d->migrated || dom_info(h, d, &info) < 0 || info_ended(&info))
+		if (d->incoming || d->starting || d->migrated || dom_info(h, d, &info) < 0 ||
+		    info_ended(&info))
 			continue;
 		snprintf(arr[k].name, sizeof(arr[k].name), "%s", d->name);
 		arr[k].generation = d->generation;
@@ -1032,7 +1058,7 @@ static int xen_migrate_send(struct hv *h, const char *name, int fd, const struct
 	*outcome = HV_MIG_ABORTED;
 	pthread_mutex_lock(&h->mu);
 	d = name ? dom_find(h, name) : NULL;
-	if (d == NULL || d->incoming || d->stopping) {
+	if (d == NULL || d->incoming || d->starting || d->stopping) {
 		pthread_mutex_unlock(&h->mu);
 		return -ENOENT;
 	}
@@ -1127,7 +1153,7 @@ static int xen_resume(struct hv *h, const char *name)
 
 	pthread_mutex_lock(&h->mu);
 	d = name ? dom_find(h, name) : NULL;
-	if (d == NULL || d->incoming) {
+	if (d == NULL || d->incoming || d->starting) {
 		rc = -ENOENT;
 	} else if (!d->in_doubt) {
 		rc = -EINVAL;

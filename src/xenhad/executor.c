@@ -205,16 +205,29 @@ static void do_start(struct xd *d, const struct rec_action *a)
 	req.nodeid = d->nodeid;
 	qb_log(LOG_INFO, "domain %s: starting gen=%llu", dom->name,
 	       (unsigned long long)dom->generation);
-	rc = d->hv->start(d->hvh, &req);
+	rc = xd_hvjob_start(d, &req);     /* xd_exec_start_done() when it ends */
+	if (rc < 0)
+		xd_exec_start_done(d, a->name, a->generation, rc);
+}
+
+void xd_exec_start_done(struct xd *d, const char *name, uint64_t generation, int rc)
+{
 	if (rc == 0 || rc == -EEXIST) {
-		send_report(d, XH_CMD_STARTED, a->name, a->generation, 0, NULL);
+		send_report(d, XH_CMD_STARTED, name, generation, 0, NULL);
 	} else {
 		char why[XH_REASON_MAX];
 
 		snprintf(why, sizeof(why), "start failed: %s", strerror(-rc));
-		qb_log(LOG_ERR, "domain %s: %s", a->name, why);
-		send_report(d, XH_CMD_START_FAILED, a->name, a->generation, 0, why);
+		qb_log(LOG_ERR, "domain %s: %s", name, why);
+		send_report(d, XH_CMD_START_FAILED, name, generation, 0, why);
 	}
+}
+
+/* An action that calls the driver for a domain (not a report). */
+static bool hv_action(uint8_t type)
+{
+	return type == REC_START || type == REC_SHUTDOWN || type == REC_DESTROY ||
+	       type == REC_RESUME || type == REC_MIGRATE_SEND || type == REC_MIGRATE_RECV;
 }
 
 static void run_executor(struct xd *d, uint64_t now)
@@ -263,6 +276,11 @@ static void run_executor(struct xd *d, uint64_t now)
 			skip_next = false;
 			continue;
 		}
+		if (hv_action(a->type) && xd_hvjob_busy(d, a->name)) {
+			/* a start or shutdown of it still runs: its end kicks us */
+			skip_next = a->type == REC_RESUME;
+			continue;
+		}
 		switch (a->type) {
 		case REC_MIGRATE_SEND:
 		case REC_MIGRATE_RECV:
@@ -291,8 +309,8 @@ static void run_executor(struct xd *d, uint64_t now)
 				break;
 			mark_set(d->reported, a->name, 0x80 | REC_SHUTDOWN, a->generation, st, now);
 			qb_log(LOG_INFO, "domain %s: shutting down (%s)", a->name, a->why);
-			rc = d->hv->shutdown(d->hvh, a->name, d->cfg.stop_timeout_ms);
-			if (rc < 0 && rc != -ENOENT)
+			rc = xd_hvjob_shutdown(d, a->name, d->cfg.stop_timeout_ms);
+			if (rc < 0)
 				qb_log(LOG_ERR, "domain %s: shutdown failed: %s", a->name, strerror(-rc));
 			break;
 		case REC_DESTROY:
@@ -471,6 +489,11 @@ int xd_exec_init(struct xd *d)
 	fd = d->hv->get_fd(d->hvh);
 	if (fd >= 0)
 		qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, hv_fd_cb);
+	rc = xd_hvjob_init(d);
+	if (rc < 0) {
+		qb_log(LOG_ERR, "cannot set up hypervisor workers: %s", strerror(-rc));
+		return rc;
+	}
 	d->reported = marks_new();
 	d->proposed = marks_new();
 	qb_loop_timer_add(d->loop, QB_LOOP_LOW, 1000 * QB_TIME_NS_IN_MSEC, d, tick, &d->tick_timer);
@@ -486,6 +509,7 @@ void xd_exec_fini(struct xd *d)
 		qb_loop_timer_del(d->loop, d->tick_timer);
 		d->work_queued = false;
 	}
+	xd_hvjob_fini(d);
 	if (d->hvh) {
 		int fd = d->hv->get_fd(d->hvh);
 

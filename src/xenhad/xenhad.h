@@ -26,6 +26,7 @@ struct xd_buffered;   /* a command held back during a sync round */
 struct xd_pending;    /* an IPC request waiting for its command to be applied */
 struct xd_outq;       /* messages waiting for CPG flow control */
 struct xd_migr;       /* migrate.c: listener, stream threads, known migrations */
+struct xd_hvjobs;     /* hvjob.c: starts and shutdowns in worker threads */
 struct rec_action;
 struct rec_mig;
 struct json_object;
@@ -70,6 +71,7 @@ struct xd {
 	/* hypervisor */
 	const struct hv_ops *hv;
 	struct hv *hvh;
+	struct xd_hvjobs *hvjobs;
 
 	/* executor / coordinator */
 	bool work_queued;
@@ -115,6 +117,16 @@ int xd_exec_init(struct xd *d);
 void xd_exec_fini(struct xd *d);
 void xd_kick(struct xd *d);                 /* schedule executor + coordinator work */
 void xd_exec_forget(struct xd *d);          /* drop report/proposal marks (after a sync) */
+
+/* A start run by hvjob.c ended (main loop): report STARTED or START_FAILED. */
+void xd_exec_start_done(struct xd *d, const char *name, uint64_t generation, int rc);
+
+/* hvjob.c: start and shutdown in worker threads, one at a time per domain */
+int xd_hvjob_init(struct xd *d);            /* after the driver opened */
+void xd_hvjob_fini(struct xd *d);           /* joins them; before the driver closes */
+bool xd_hvjob_busy(struct xd *d, const char *name);
+int xd_hvjob_start(struct xd *d, const struct hv_start_req *req);
+int xd_hvjob_shutdown(struct xd *d, const char *name, uint32_t timeout_ms);
 
 /* Multicast an ephemeral migration progress frame (not a command). */
 void xd_send_progress(struct xd *d, const struct wire_progress *p);

@@ -70,12 +70,16 @@ struct fhost {
 	bool suspend_fail, restore_fail;
 	uint32_t restore_slow_ms;  /* restore takes this long after the stream */
 	uint32_t unpause_slow_ms;  /* unpause takes this long */
+	bool unpause_gate;         /* unpause waits until fw_gate_open */
+	bool in_unpause;           /* a gated unpause waits */
 	int watch_fail;            /* xs_check_watch fails this many times */
 	/* counters */
 	int creates, destroys, resumes, shutdowns, suspends;
 };
 
 static pthread_mutex_t fw_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fw_cond = PTHREAD_COND_INITIALIZER;
+static bool fw_gate_open;
 static struct fhost *fw_next;      /* the host the next open() connects to */
 static xentoollog_logger *fw_logger;  /* what the driver gave libxl */
 
@@ -222,6 +226,13 @@ int __wrap_libxl_domain_unpause(libxl_ctx *ctx, uint32_t domid, const libxl_asyn
 	if (fh->unpause_slow_ms)
 		usleep(fh->unpause_slow_ms * 1000u);
 	pthread_mutex_lock(&fw_mu);
+	if (fh->unpause_gate) {
+		fh->in_unpause = true;
+		pthread_cond_broadcast(&fw_cond);
+		while (!fw_gate_open)
+			pthread_cond_wait(&fw_cond, &fw_mu);
+		fh->in_unpause = false;
+	}
 	d = fh_find(fh, domid);
 	if (d == NULL || fh->unpause_fail)
 		rc = ERROR_FAIL;
@@ -955,6 +966,141 @@ static void test_shutdown(void **state)
 	assert_int_equal(f->ea.reason[1], HV_END_STOPPED);
 }
 
+/* ---- start and shutdown run in worker threads (xenhad's hvjob.c) ---- */
+
+struct op_thread {
+	struct fx *f;
+	const char *name;
+	uint32_t timeout_ms;     /* shutdown; 0: start */
+	int rc;
+	pthread_t th;
+};
+
+static void *op_run(void *arg)
+{
+	struct op_thread *o = arg;
+
+	o->rc = o->timeout_ms ? hv_xen_ops.shutdown(o->f->ha, o->name, o->timeout_ms)
+			      : start(o->f, o->f->ha, o->name, 5);
+	return NULL;
+}
+
+struct list_thread {
+	struct hv *h;
+	int rc;
+	uint32_t n;
+	bool running;
+	pthread_t th;
+};
+
+static void *list_run(void *arg)
+{
+	struct list_thread *l = arg;
+	struct hv_domain_info *info = NULL;
+
+	l->rc = hv_xen_ops.list(l->h, &info, &l->n);
+	l->running = l->n > 0 && info[0].running;
+	free(info);
+	return NULL;
+}
+
+/* list() in the main loop answers while another thread's start or shutdown
+ * waits: it must not wait for them (a stuck list() fails here, not hangs) */
+static void list_answers(struct hv *h, uint32_t want_n)
+{
+	struct list_thread l = { .h = h, .rc = 1 };
+	struct timespec ts;
+
+	assert_int_equal(pthread_create(&l.th, NULL, list_run, &l), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	if (pthread_timedjoin_np(l.th, NULL, &ts) != 0) {
+		fail_msg("list() did not answer in 10 s while a start or shutdown waited");
+		abort();   /* the thread is stuck on the driver's lock */
+	}
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.n, want_n);
+}
+
+static void wait_flag(bool *flag)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&fw_mu);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	while (!*flag)
+		if (pthread_cond_timedwait(&fw_cond, &fw_mu, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&fw_mu);
+	assert_true(*flag);
+}
+
+static void test_start_does_not_block(void **state)
+{
+	struct fx *f = *state;
+	struct op_thread o = { .f = f, .name = "web1" };
+	struct hv_domain_info *info;
+	uint32_t n;
+
+	f->a.unpause_gate = true;
+	fw_gate_open = false;
+	assert_int_equal(pthread_create(&o.th, NULL, op_run, &o), 0);
+	wait_flag(&f->a.in_unpause);          /* created, paused, being started */
+	list_answers(f->ha, 0);               /* not listed until it runs */
+	assert_int_equal(dispatch(f->ha), 0);
+	assert_int_equal(f->ea.n, 0);         /* not judged by the scan either */
+	assert_int_equal(start(f, f->ha, "web1", 6), -EEXIST);   /* the name is taken */
+	assert_int_equal(hv_xen_ops.destroy(f->ha, "web1"), -ENOENT);
+	assert_int_equal(hv_xen_ops.shutdown(f->ha, "web1", 100), -ENOENT);
+	assert_int_equal(f->a.creates, 1);
+
+	pthread_mutex_lock(&fw_mu);
+	fw_gate_open = true;
+	pthread_cond_broadcast(&fw_cond);
+	pthread_mutex_unlock(&fw_mu);
+	pthread_join(o.th, NULL);
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(hv_xen_ops.list(f->ha, &info, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(info[0].generation, 5);
+	assert_true(info[0].running);
+	free(info);
+}
+
+static void test_shutdown_does_not_block(void **state)
+{
+	struct fx *f = *state;
+	struct op_thread o = { .f = f, .name = "web1", .timeout_ms = 60000 };
+	struct fdom *d;
+	bool asked = false;
+
+	assert_int_equal(start(f, f->ha, "web1", 5), 0);
+	assert_int_equal(pthread_create(&o.th, NULL, op_run, &o), 0);
+	for (int i = 0; i < 1000 && !asked; i++) {   /* bounded: 10 s */
+		pthread_mutex_lock(&fw_mu);
+		asked = f->a.shutdowns == 1;
+		pthread_mutex_unlock(&fw_mu);
+		if (!asked)
+			usleep(10000);
+	}
+	assert_true(asked);
+	list_answers(f->ha, 1);               /* still there while it shuts down */
+
+	/* the guest powers off now */
+	pthread_mutex_lock(&fw_mu);
+	d = fh_get(&f->a, "web1");
+	d->flags = XEN_DOMINF_shutdown | (SHUTDOWN_poweroff << XEN_DOMINF_shutdownshift);
+	fh_event(&f->a);
+	pthread_mutex_unlock(&fw_mu);
+	pthread_join(o.th, NULL);
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(fh_count(&f->a), 0);
+	assert_int_equal(dispatch(f->ha), 0);
+	assert_int_equal(f->ea.n, 1);
+	assert_int_equal(f->ea.reason[0], HV_END_STOPPED);
+}
+
 static void test_list_after_restart(void **state)
 {
 	struct fx *f = *state;
@@ -1263,6 +1409,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_domid_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_error_rescans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_does_not_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_does_not_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_target_restore_fails, setup, teardown),
