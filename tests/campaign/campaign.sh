@@ -30,16 +30,21 @@ set -u
 usage() {
 	cat <<-EOF
 	usage: campaign.sh [--faults N] [--seed S] [--hosts N] [--bound SECONDS]
-	                   [--json FILE] [--keep-going] [--plan]
+	                   [--clusters K] [--json FILE] [--keep-going] [--plan]
 	  --faults N     stop after N faults (default 100)
 	  --seed S       seed of the nemesis (default: from the clock; printed)
+	  --clusters K   run K independent clusters side by side (1..8, default 1),
+	                 cluster k with seed S+k-1 and its share of the N faults;
+	                 one summary over all (each cluster's lines are prefixed ck)
 	  --hosts N      cluster size, 3..5 (default 3)
 	  --bound S      seconds after a heal within which the cluster must
 	                 have recovered (default 60)
 	  --json FILE    also write the summary as JSON
 	  --keep-going   count violations and go on (default: stop at the first)
 	  --plan         print the fault schedule of the seed and exit
-	environment: XENHA_BUILD (build tree), XH_PREFIX (xhc), XH_NET (198.18.9)
+	environment: XENHA_BUILD (build tree), XH_PREFIX (xhc), XH_NET (198.18.9);
+	  with --clusters K, cluster k is XH_PREFIX followed by k, on 198.19.(8*X+k-1)
+	  where X is XH_NET's third number
 	EOF
 }
 
@@ -50,6 +55,7 @@ C_BOUND=60
 C_JSON=""
 C_KEEP=0
 C_PLAN=0
+C_CLUSTERS=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--faults) C_FAULTS=${2:-}; shift 2 ;;
@@ -57,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--hosts) C_HOSTS=${2:-}; shift 2 ;;
 	--bound) C_BOUND=${2:-}; shift 2 ;;
 	--json) C_JSON=${2:-}; shift 2 ;;
+	--clusters) C_CLUSTERS=${2:-}; shift 2 ;;
 	--keep-going) C_KEEP=1; shift ;;
 	--plan) C_PLAN=1; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -64,12 +71,77 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$C_SEED" ] || C_SEED=$(( ${EPOCHREALTIME/[.,]/} % 1000000 ))
-for v in "$C_FAULTS" "$C_SEED" "$C_HOSTS" "$C_BOUND"; do
+for v in "$C_FAULTS" "$C_SEED" "$C_HOSTS" "$C_BOUND" "$C_CLUSTERS"; do
 	case $v in '' | *[!0-9]*) echo "campaign: not a number: '$v'" >&2; exit 2 ;; esac
 done
 [ "$C_HOSTS" -ge 3 ] && [ "$C_HOSTS" -le 5 ] || { echo "campaign: --hosts must be 3..5" >&2; exit 2; }
 [ "$C_FAULTS" -ge 1 ] && [ "$C_FAULTS" -le 1000000 ] || { echo "campaign: --faults must be 1..1000000" >&2; exit 2; }
 [ "$C_BOUND" -ge 10 ] && [ "$C_BOUND" -le 600 ] || { echo "campaign: --bound must be 10..600" >&2; exit 2; }
+[ "$C_CLUSTERS" -ge 1 ] && [ "$C_CLUSTERS" -le 8 ] || { echo "campaign: --clusters must be 1..8" >&2; exit 2; }
+[ "$C_CLUSTERS" -le "$C_FAULTS" ] || { echo "campaign: fewer faults than clusters" >&2; exit 2; }
+
+# ------------------------------------------------- K clusters side by side
+#
+# The same script once per cluster (--clusters 1), each on its own
+# namespaces, network, state directory and seed; this shell only starts
+# them (PIDs recorded), prefixes their lines, stops them on a signal (their
+# own traps tear their clusters down) and adds up their summaries.
+if [ "$C_CLUSTERS" -gt 1 ]; then
+	prefix=${XH_PREFIX:-xhc}
+	net=${XH_NET:-198.18.9}
+	oct=${net##*.}
+	case $net in 198.18.*) ;; *) echo "campaign: --clusters needs XH_NET in 198.18.0.0/16" >&2; exit 2 ;; esac
+	[ "$oct" -le 31 ] || { echo "campaign: --clusters needs XH_NET's third number <= 31" >&2; exit 2; }
+	[ "${#prefix}" -le 7 ] || { echo "campaign: --clusters needs XH_PREFIX of 7 characters at most" >&2; exit 2; }
+	tmp=$(mktemp -d /tmp/campaign.XXXXXX) || exit 2
+	pids=()
+	stop_children() {
+		local p
+		for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+		for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	}
+	trap 'echo "campaign: stopped by a signal"; stop_children; rm -rf "$tmp"; exit 130' INT TERM HUP
+	t0=${EPOCHREALTIME/[.,]/}
+	echo "campaign: seed=$C_SEED faults=$C_FAULTS clusters=$C_CLUSTERS hosts=$C_HOSTS bound=${C_BOUND}s"
+	for ((k = 1; k <= C_CLUSTERS; k++)); do
+		n=$((C_FAULTS / C_CLUSTERS + (k <= C_FAULTS % C_CLUSTERS ? 1 : 0)))
+		args=(--clusters 1 --faults "$n" --seed $((C_SEED + k - 1)) --hosts "$C_HOSTS"
+		      --bound "$C_BOUND" --json "$tmp/c$k.json")
+		[ "$C_KEEP" = 0 ] || args+=(--keep-going)
+		[ "$C_PLAN" = 0 ] || args+=(--plan)
+		echo "campaign: cluster c$k: XH_PREFIX=$prefix$k XH_NET=198.19.$((8 * oct + k - 1)) ${args[*]}"
+		XH_PREFIX=$prefix$k XH_NET=198.19.$((8 * oct + k - 1)) XH_DIR= XH_LOCKFILE= \
+			"$0" "${args[@]}" > >(sed -u "s/^/c$k /") 2>&1 &
+		pids+=($!)
+		# their set-ups (corosync, daemons) go one after the other
+		[ "$C_PLAN" = 1 ] || sleep 5
+	done
+	rc=0
+	for p in "${pids[@]}"; do
+		wait "$p"
+		r=$?
+		[ "$r" -gt "$rc" ] && rc=$r
+	done
+	wait   # the prefixing seds
+	[ "$C_PLAN" = 1 ] && { rm -rf "$tmp"; exit "$rc"; }
+	secs=$(( (${EPOCHREALTIME/[.,]/} - t0) / 1000000 ))
+	sum=$(cat "$tmp"/c*.json 2>/dev/null | jq -s -c --argjson k "$C_CLUSTERS" '{n: length,
+		faults: (map(.faults) | add), steps: (map(.steps) | add),
+		violations: (map(.violations) | add), anomalies: (map(.anomalies) | add)}')
+	rm -rf "$tmp"
+	if [ "$(jq -r .n <<< "$sum" 2>/dev/null)" != "$C_CLUSTERS" ]; then
+		echo "campaign: not every cluster wrote its summary"
+		[ "$rc" -ge 1 ] || rc=2
+	fi
+	f=$(jq -r '.faults // 0' <<< "$sum"); st=$(jq -r '.steps // 0' <<< "$sum")
+	v=$(jq -r '.violations // 0' <<< "$sum"); a=$(jq -r '.anomalies // 0' <<< "$sum")
+	if [ -n "$C_JSON" ]; then
+		printf '{"seed":%d,"clusters":%d,"hosts":%d,"faults":%d,"steps":%d,"violations":%d,"anomalies":%d,"seconds":%d}\n' \
+			"$C_SEED" "$C_CLUSTERS" "$C_HOSTS" "$f" "$st" "$v" "$a" "$secs" > "$C_JSON"
+	fi
+	echo "campaign: seed=$C_SEED clusters=$C_CLUSTERS faults=$f steps=$st violations=$v anomalies=$a seconds=$secs"
+	exit "$rc"
+fi
 
 # ------------------------------------------------------------ the nemesis
 #
