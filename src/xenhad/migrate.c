@@ -356,8 +356,8 @@ static void *conn_thread(void *arg)
 	struct mjob *j = NULL;
 	struct hv_start_req req;
 	uint8_t hello[MIG_HELLO_LEN], ack[MIG_ACK_LEN];
-	char err[256] = "", name[XH_NAME_MAX];
-	uint32_t source, target, status = 0;
+	char err[256] = "", name[XH_NAME_MAX] = "";
+	uint32_t source = 0, target, status = 0;
 	uint64_t mig_id, gen;
 	int fd = -1, rc;
 
@@ -450,6 +450,10 @@ done:
 		c->xs = NULL;
 		pthread_mutex_unlock(&m->lock);
 		xport_finish(xs, &st);
+		if (st.error)
+			qb_log(LOG_INFO, "migration: stream from node=%u (%s) ended: %s "
+			       "(sent %llu, received %llu bytes)", source, name[0] ? name : "?", st.why,
+			       (unsigned long long)st.sent, (unsigned long long)st.received);
 	}
 	pthread_mutex_lock(&m->lock);
 	c->done = true;
