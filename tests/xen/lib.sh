@@ -9,7 +9,8 @@
 #   XEN_LAB_NS   the network namespace               (xhxen)
 #   XEN_NET_H/A/B  /24 prefixes: management+corosync, SAN path A, SAN path B
 #                (198.18.20, 198.18.21, 198.18.22; only 198.18.0.0/15 is accepted)
-#   XEN_HV       hypervisor driver of xenhad in dom0 (sim, or xen: tests/xen/xen-guest.sh)
+#   XEN_HV       hypervisor driver of xenhad in dom0: xen (tests/xen/xen-guest.sh; the default
+#                when the build has the xen driver) or sim
 #   XENHA_BUILD  the configured build tree whose `make install` goes into dom0
 XEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB=${XEN_LAB_DIR:-/var/tmp/xenha-xenlab-lab}
@@ -17,7 +18,7 @@ NS=${XEN_LAB_NS:-xhxen}
 NET_H=${XEN_NET_H:-198.18.20}
 NET_A=${XEN_NET_A:-198.18.21}
 NET_B=${XEN_NET_B:-198.18.22}
-XEN_HV=${XEN_HV:-sim}
+XEN_HV=${XEN_HV:-}    # run.sh picks the default from the build
 RUN=$LAB/run
 SHARE=$LAB/share           # 9p share, mounted on /mnt/xh in every dom0
 TGT_PORT=${XEN_TGT_PORT:-7950}   # tgtd control port (its socket is not per namespace)

@@ -6,7 +6,10 @@
 # "xen: N passed, N failed".  Everything started here is stopped by PID on exit (any exit);
 # XEN_KEEP=1 leaves the lab running (tear it down with: tests/xen/run.sh down).
 # Needs root, XENHA_BUILD (a configured build tree), and: qemu-system-x86 tgt socat jq bc
-# debootstrap openssh-client.  Settings: tests/xen/lib.sh.  XEN_SCENARIO_C=0 skips the power-off, XEN_GUEST=0 the HTTP guest; XEN_HV=xen runs xen-guest.sh.
+# debootstrap openssh-client.  Settings: tests/xen/lib.sh.  XEN_HV=xen (the default when
+# the build has the xen driver) runs xen-guest.sh's scenarios a, b, e, c with an HA PV
+# guest; XEN_HV=sim runs sim domains, a hand-started guest (XEN_GUEST=0 skips it) and c.
+# XEN_SCENARIO_C=0 skips the power-off in either mode.
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 N=3
@@ -35,7 +38,7 @@ check() {
 }
 on_all() { local i; for ((i = 0; i < N; i++)); do [ "${SKIP:-}" = "$i" ] || on "$i" "$1" || return 1; done; }
 summary() {
-	echo "xen: $npass passed, $nfail failed ($(since "$T0") s; logs: $RUN)"
+	echo "xen: $npass passed, $nfail failed ($(since "$T0") s; logs: $RUN, dom0 logs: $SHARE/log)"
 }
 finish() {
 	local rc=$?
@@ -53,6 +56,17 @@ finish() {
 for t in qemu-system-x86_64 tgtd socat jq bc ssh; do command -v $t >/dev/null ||
 	die "missing $t: apt-get install qemu-system-x86 tgt socat jq bc openssh-client debootstrap"; done
 [ -n "${XENHA_BUILD:-}" ] && [ -f "$XENHA_BUILD/Makefile" ] || die "set XENHA_BUILD to a configured build tree"
+have_xen() { grep -q '^#define HAVE_XEN 1' "$XENHA_BUILD/config.h" 2>/dev/null; }
+if [ -z "$XEN_HV" ]; then
+	XEN_HV=sim
+	have_xen && XEN_HV=xen
+fi
+case $XEN_HV in
+sim) ;;
+xen) have_xen || die "XEN_HV=xen: $XENHA_BUILD has no xen driver (configure found no libxen-dev)" ;;
+*) die "XEN_HV must be xen or sim" ;;
+esac
+echo "xen lab: xenhad's hypervisor driver: $XEN_HV"
 mkdir -p "$LAB"
 exec 9>"$LAB/lock"
 flock -n 9 || die "another run holds $LAB/lock"
