@@ -641,6 +641,44 @@ static int wait_running(struct hv *h, const struct xen_dom *d, uint32_t timeout_
 }
 
 /*
+ * Build dc from the request's xl.cfg and reserve the name with an entry
+ * flagged starting (start) or incoming (migrate_recv): name_taken() then
+ * refuses a second one, and the scan, list() and the stop ops pass it by.
+ * 0, or -EINVAL (the xl.cfg, logged), -ENOMEM, -EEXIST.
+ */
+static int dom_reserve(struct hv *h, const struct hv_start_req *req, libxl_domain_config *dc,
+		       bool incoming, struct xen_dom **out)
+{
+	char err[HV_XEN_ERR_MAX];
+	struct xen_dom *d;
+	int rc;
+
+	rc = hv_xen_cfg_build(req->name, req->xlcfg, req->memory_mb, req->generation, req->nodeid, dc,
+			      err, sizeof(err));
+	if (rc < 0) {
+		qb_log(LOG_ERR, "xen domain %s: refused%s: %s", req->name,
+		       incoming ? " incoming migration" : "", err);
+		return rc;
+	}
+	d = dom_new(req, (uint32_t)INVALID_DOMID, dc);
+	if (d == NULL)
+		return -ENOMEM;
+	d->incoming = incoming;
+	d->starting = !incoming;
+	pthread_mutex_lock(&h->mu);
+	if (name_taken(h, req->name)) {
+		pthread_mutex_unlock(&h->mu);
+		free(d);
+		return -EEXIST;
+	}
+	d->next = h->doms;
+	h->doms = d;
+	pthread_mutex_unlock(&h->mu);
+	*out = d;
+	return 0;
+}
+
+/*
  * Called from a worker thread (include/xenha/hv.h): the lock is held only
  * to reserve the name and to publish the entry, never over libxl's create
  * or the wait for the guest to run, so list() and dispatch() in the main
@@ -650,7 +688,6 @@ static int wait_running(struct hv *h, const struct xen_dom *d, uint32_t timeout_
 static int xen_start(struct hv *h, const struct hv_start_req *req)
 {
 	libxl_domain_config dc;
-	char err[HV_XEN_ERR_MAX];
 	uint32_t domid = (uint32_t)INVALID_DOMID;
 	struct xen_dom *d = NULL;
 	int rc;
@@ -658,28 +695,9 @@ static int xen_start(struct hv *h, const struct hv_start_req *req)
 	if (req == NULL || !hv_name_ok(req->name))
 		return -EINVAL;
 	libxl_domain_config_init(&dc);
-	rc = hv_xen_cfg_build(req->name, req->xlcfg, req->memory_mb, req->generation, req->nodeid, &dc,
-		      err, sizeof(err));
-	if (rc < 0) {
-		qb_log(LOG_ERR, "xen domain %s: refused: %s", req->name, err);
+	rc = dom_reserve(h, req, &dc, false, &d);
+	if (rc < 0)
 		goto out;
-	}
-	d = dom_new(req, (uint32_t)INVALID_DOMID, &dc);
-	if (d == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	d->starting = true;
-	pthread_mutex_lock(&h->mu);
-	if (name_taken(h, req->name)) {
-		pthread_mutex_unlock(&h->mu);
-		free(d);
-		rc = -EEXIST;
-		goto out;
-	}
-	d->next = h->doms;        /* reserves the name */
-	h->doms = d;
-	pthread_mutex_unlock(&h->mu);
 
 	rc = libxl_domain_create_new(h->ctx, &dc, &domid, NULL, NULL);
 	if (rc != 0) {
@@ -1186,7 +1204,7 @@ static int xen_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 {
 	libxl_domain_config dc;
 	libxl_domain_restore_params params;
-	char err[HV_XEN_ERR_MAX], pl[XM_PAYLOAD_MAX + 1], want[XM_PAYLOAD_MAX + 1];
+	char pl[XM_PAYLOAD_MAX + 1], want[XM_PAYLOAD_MAX + 1];
 	uint64_t deadline = mono_ms() + XEN_MIG_TIMEOUT_MS, t0;
 	uint32_t domid = (uint32_t)INVALID_DOMID;
 	struct xen_dom *d;
@@ -1196,28 +1214,9 @@ static int xen_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 		return -EINVAL;
 	libxl_domain_config_init(&dc);
 	libxl_domain_restore_params_init(&params);
-	rc = hv_xen_cfg_build(req->name, req->xlcfg, req->memory_mb, req->generation, req->nodeid, &dc,
-		      err, sizeof(err));
-	if (rc < 0) {
-		qb_log(LOG_ERR, "xen domain %s: refused incoming migration: %s", req->name, err);
+	rc = dom_reserve(h, req, &dc, true, &d);
+	if (rc < 0)
 		goto out;
-	}
-	d = dom_new(req, (uint32_t)INVALID_DOMID, &dc);
-	if (d == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	d->incoming = true;
-	pthread_mutex_lock(&h->mu);
-	if (name_taken(h, req->name)) {
-		pthread_mutex_unlock(&h->mu);
-		free(d);
-		rc = -EEXIST;
-		goto out;
-	}
-	d->next = h->doms;        /* reserves the name */
-	h->doms = d;
-	pthread_mutex_unlock(&h->mu);
 
 	snprintf(pl, sizeof(pl), "name=%s gen=%" PRIu64, req->name, req->generation);
 	rc = xm_send(fd, XM_HELLO, pl, deadline, NULL);
