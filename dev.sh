@@ -5,8 +5,8 @@
 #                        (network namespaces, real corosync, sim hypervisor, HA domains)
 #                        and show `hactl status` from inside it
 #   ./dev.sh test        install what is missing, build, run the whole test suite
-#                        (XENHA_FUZZ_SECONDS sets the fuzzing time per target, default 45;
-#                        XENHA_CAMPAIGN_FAULTS / XENHA_CAMPAIGN_SEED the campaign, default 40 / 1)
+#                        (XENHA_FUZZ_SECONDS sets the fuzzing time per target, default 60;
+#                        XENHA_CAMPAIGN_FAULTS / _SEED / _CLUSTERS the campaign, default 100 / 1 / 3)
 #
 # and helpers:
 #   ./dev.sh demo-stop   stop the demo cluster (every process by its recorded PID)
@@ -99,16 +99,18 @@ run_tests() {
 		"$TOP/tests/cluster/run.sh" 2>&1 |
 		sed -u 's/^cluster: /cluster_asan: /' | tee "$LOGDIR/cluster-asan.out"
 	[ "${PIPESTATUS[0]}" = 0 ] || fail=1
-	echo "== fault campaign (seed ${XENHA_CAMPAIGN_SEED:-1}, ${XENHA_CAMPAIGN_FAULTS:-40} faults) =="
+	local cseed=${XENHA_CAMPAIGN_SEED:-1} cfaults=${XENHA_CAMPAIGN_FAULTS:-100}
+	local cclusters=${XENHA_CAMPAIGN_CLUSTERS:-3}
+	echo "== fault campaign (seed $cseed, $cfaults faults on $cclusters clusters side by side) =="
 	rc=0
-	XENHA_BUILD=$BUILD "$TOP/tests/campaign/campaign.sh" --seed "${XENHA_CAMPAIGN_SEED:-1}" \
-		--faults "${XENHA_CAMPAIGN_FAULTS:-40}" >"$LOGDIR/campaign.out" 2>&1 || rc=$?
+	XENHA_BUILD=$BUILD "$TOP/tests/campaign/campaign.sh" --seed "$cseed" --faults "$cfaults" \
+		--clusters "$cclusters" >"$LOGDIR/campaign.out" 2>&1 || rc=$?
 	case $rc in
 	0) echo "campaign: 1 passed, 0 failed" >>"$LOGDIR/campaign.out" ;;
-	*) grep -aE '^VIOLATION|^FAIL' "$LOGDIR/campaign.out" | head -n 20; fail=1
+	*) grep -aE '^(c[0-9]+ )?(VIOLATION|FAIL)' "$LOGDIR/campaign.out" | head -n 20; fail=1
 	   echo "campaign: 0 passed, 1 failed" >>"$LOGDIR/campaign.out" ;;
 	esac
-	grep -aE '^\[.*(step|recovered)|^campaign' "$LOGDIR/campaign.out" | tail -n 4
+	grep -aE '^(c[0-9]+ )?campaign: seed' "$LOGDIR/campaign.out" | tail -n "$((cclusters + 1))"
 	echo "== the campaign's auditor catches a broken build (--enable-unsafe-skip-fence-wait, seed 133) =="
 	# a build that confirms lost hosts at once: the campaign must report a
 	# split brain (seed 133 isolates h3 for 8 s in its first step)
@@ -131,8 +133,8 @@ run_tests() {
 	fi
 	echo "== model check of the fencing rule (spin) =="
 	"$TOP/tests/model/run.sh" 2>&1 | tee "$LOGDIR/model.out" || fail=1
-	echo "== fuzzing (libFuzzer, ${XENHA_FUZZ_SECONDS:-45} s per target) =="
-	"$TOP/tests/fuzz/run.sh" "${XENHA_FUZZ_SECONDS:-45}" 2>&1 | tee "$LOGDIR/fuzz.out" | grep -E '^fuzz' || fail=1
+	echo "== fuzzing (libFuzzer, ${XENHA_FUZZ_SECONDS:-60} s per target, $(nproc) at a time) =="
+	"$TOP/tests/fuzz/run.sh" "${XENHA_FUZZ_SECONDS:-60}" 2>&1 | tee "$LOGDIR/fuzz.out" | grep -E '^fuzz' || fail=1
 	echo "== make distcheck =="
 	if make -C "$BUILD" -s distcheck >"$LOGDIR/distcheck.out" 2>&1; then
 		echo "distcheck: 1 passed, 0 failed" | tee -a "$LOGDIR/distcheck.out"

@@ -11,6 +11,7 @@
 #   CC_FUZZ          compiler (default clang-14, else clang)
 #   FUZZ_BUILD_DIR   where objects and binaries go (default: a mktemp -d
 #                    directory, removed on exit)
+#   FUZZ_JOBS        targets fuzzed at a time (default: the number of CPUs)
 #   FUZZ_KEEP=1      keep the scratch directory (corpora grown by the run,
 #                    logs, artifacts) even when every target passed
 #
@@ -61,7 +62,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+pids=
+trap 'kill $pids 2>/dev/null; exit 130' INT TERM
 
 if [ -n "${FUZZ_BUILD_DIR:-}" ]; then
 	build=$FUZZ_BUILD_DIR
@@ -112,9 +114,10 @@ for t in $targets; do
 	fi
 done
 
-passed=0
-failed=0
-for t in $targets; do
+# fuzz_one TARGET: fuzz (or replay) one target in $scratch/TARGET; writes
+# its one-line report to result, and exit status to status, there
+fuzz_one() {
+	t=$1
 	work=$scratch/$t
 	mkdir -p "$work/corpus" "$work/artifacts"
 	if [ -d "$here/corpus/$t" ]; then
@@ -154,15 +157,47 @@ for t in $targets; do
 	if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
 		crashes=1
 	fi
-	echo "fuzz $t: ${runs:-0} runs, cov ${cov:-?}, crashes $crashes (${eps:-?} runs/s)"
+	echo "fuzz $t: ${runs:-0} runs, cov ${cov:-?}, crashes $crashes (${eps:-?} runs/s)" >"$work/result"
 	if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ]; then
+		echo 0 >"$work/status"
+	else
+		{
+			echo "fuzz $t: failed (exit $rc); log $log, artifacts in $work/artifacts"
+			grep -E 'ERROR|SUMMARY|check failed|^artifact_prefix|Test unit written' "$log" \
+				| head -n 20 || true
+		} >>"$work/result"
+		echo 1 >"$work/status"
+	fi
+}
+
+# FUZZ_JOBS targets at a time (default: one per CPU); libFuzzer itself
+# uses one CPU per target
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+case $jobs in ''|*[!0-9]*|0) echo "fuzz: FUZZ_JOBS must be a positive number" >&2; exit 2 ;; esac
+running=0
+for t in $targets; do
+	fuzz_one "$t" &
+	pids="$pids $!"
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait
+		running=0
+		pids=
+	fi
+done
+wait
+
+passed=0
+failed=0
+for t in $targets; do
+	if [ "$(cat "$scratch/$t/status" 2>/dev/null)" = 0 ]; then
+		cat "$scratch/$t/result"
 		passed=$((passed + 1))
 	else
+		head -n 1 "$scratch/$t/result" 2>/dev/null || echo "fuzz $t: no result"
+		tail -n +2 "$scratch/$t/result" >&2 2>/dev/null || true
 		failed=$((failed + 1))
 		keep=1
-		echo "fuzz $t: failed (exit $rc); log $log, artifacts in $work/artifacts" >&2
-		grep -E 'ERROR|SUMMARY|check failed|^artifact_prefix|Test unit written' "$log" \
-			| head -n 20 >&2 || true
 	fi
 done
 
