@@ -88,20 +88,29 @@ chmod 755 "$R/init"
 rm -rf "$R"
 
 # the PV test guest: the dom0 kernel + a busybox initramfs that takes its address from the
-# kernel command line (xip=A.B.C.D) and serves HTTP on port 80 (busybox httpd)
+# kernel command line (xip=A.B.C.D) and serves HTTP on port 80 (busybox httpd).  Its disk
+# xvda is the SAN's data LUN (/dev/mapper/data in every dom0): each boot counts itself in
+# the LUN's first sector ("xhboot N"), and the page says "boot N", so a restart on another
+# host shows that it found the same disk.
 R=$(mktemp -d "$LAB/initrd.XXXXXX")
 mkdir -p "$R/bin" "$R/proc" "$R/sys" "$R/dev" "$R/lib" "$R/www"
 cp "$D/bin/busybox" "$R/bin/"
-for a in sh mount ip insmod sleep cat httpd; do ln -s busybox "$R/bin/$a"; done
-cp "$MS/kernel/drivers/net/xen-netfront.ko" "$R/lib/"
+for a in sh mount ip insmod sleep cat httpd dd tr sed; do ln -s busybox "$R/bin/$a"; done
+cp "$MS/kernel/drivers/net/xen-netfront.ko" "$MS/kernel/drivers/block/xen-blkfront.ko" "$R/lib/"
 cat > "$R/init" <<-'EOF'
 	#!/bin/sh
 	mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 	insmod /lib/xen-netfront.ko
+	insmod /lib/xen-blkfront.ko
 	for a in $(cat /proc/cmdline); do case $a in xip=*) xip=${a#xip=};; esac; done
 	n=0; while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n+1)); done
 	ip link set lo up; ip link set eth0 up; ip addr add "$xip/24" dev eth0
-	echo "xenha lab guest $xip" > /www/index.html
+	n=0; while [ ! -b /dev/xvda ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n+1)); done
+	boot=$(dd if=/dev/xvda bs=512 count=1 2>/dev/null | tr -d '\000' | sed -n 's/^xhboot \([0-9][0-9]*\)$/\1/p')
+	boot=$((${boot:-0} + 1))
+	echo "xhboot $boot" | dd of=/dev/xvda bs=512 count=1 conv=sync,fsync 2>/dev/null || boot="$boot (disk write failed)"
+	[ -b /dev/xvda ] || boot="? (no disk)"
+	echo "xenha lab guest $xip boot $boot" > /www/index.html
 	httpd -p 80 -h /www
 	echo "GUEST-HTTP-UP $xip"
 	while :; do sleep 3600; done
@@ -121,6 +130,7 @@ cat > "$D/root/domu/web.cfg" <<-'EOF'
 	memory = 128
 	vcpus = 1
 	vif = [ "bridge=xenbr0" ]
+	disk = [ "phy:/dev/mapper/data,xvda,w" ]
 EOF
 
 cp "$D/boot/vmlinuz-$KV" "$IMG/vmlinuz"

@@ -19,6 +19,7 @@ T0=$(now)
 teardown() {
 	local i
 	stop_pidfile "$RUN/http-poll.pid" poller   # xen-guest.sh's HTTP poller
+	stop_pidfile "$RUN/b-tcpdump.pid" "tcpdump -i brH"   # its XEN_B_CAPTURE capture
 	for ((i = 0; i < N; i++)); do host_stop "$i"; done
 	san_down
 	net_down
@@ -53,8 +54,8 @@ finish() {
 }
 
 [ "$(id -u)" = 0 ] || die "run as root"
-for t in qemu-system-x86_64 tgtd socat jq bc ssh; do command -v $t >/dev/null ||
-	die "missing $t: apt-get install qemu-system-x86 tgt socat jq bc openssh-client debootstrap"; done
+for t in qemu-system-x86_64 tgtd socat jq bc ssh debootstrap cpio; do command -v $t >/dev/null ||
+	die "missing $t: apt-get install qemu-system-x86 tgt socat jq bc openssh-client debootstrap cpio"; done
 [ -n "${XENHA_BUILD:-}" ] && [ -f "$XENHA_BUILD/Makefile" ] || die "set XENHA_BUILD to a configured build tree"
 have_xen() { grep -q '^#define HAVE_XEN 1' "$XENHA_BUILD/config.h" 2>/dev/null; }
 if [ -z "$XEN_HV" ]; then

@@ -15,6 +15,9 @@ GIP=$NET_H.50
 POLL_LOG=$RUN/http-poll.log POLL_PID=$RUN/http-poll.pid
 
 http() { X timeout 10 wget -q -T 5 -O- "http://$GIP/" 2>/dev/null | grep -q "xenha lab guest"; }
+# the guest's boot number, counted on its disk (the data LUN): live migration
+# keeps it, a restart on another host adds one
+boot_no() { X timeout 10 wget -q -T 5 -O- "http://$GIP/" 2>/dev/null | sed -n 's/^xenha lab guest .* boot \([0-9][0-9]*\)$/\1/p'; }
 # where xenha runs web: asked of the first host that answers (x0 may be gone)
 web_host() {
 	local i j
@@ -31,7 +34,7 @@ web_on() { [ "$(web_host)" = "x$1" ] && on "$1" 'xl list web' >/dev/null 2>&1; }
 # xl_copies I...: how many of these hosts' Xen run a domain named web
 xl_copies() { local i k=0; for i in "$@"; do on "$i" 'xl list web' >/dev/null 2>&1 && k=$((k + 1)); done; echo "$k"; }
 
-# An HTTP poller in the namespace: one request every 0.1 s (1 s timeout),
+# An HTTP poller in the namespace: one request every 0.1 s (XEN_POLL_S; 1 s timeout),
 # "MS ok|fail" per line; bounded (6000 requests) and stopped by PID.
 poll_start() {
 	rm -f "$POLL_LOG" "$POLL_LOG.stop"
@@ -40,8 +43,8 @@ poll_start() {
 		[ -e "$2" ] && break
 		t=$(date +%s%3N)
 		if timeout 2 wget -q -T 1 -O- "http://$1/" >/dev/null 2>&1; then echo "$t ok"; else echo "$t fail"; fi
-		sleep 0.1
-	done' poller "$GIP" "$POLL_LOG.stop" >"$POLL_LOG" 2>/dev/null </dev/null &
+		sleep "$3"
+	done' poller "$GIP" "$POLL_LOG.stop" "${XEN_POLL_S:-0.1}" >"$POLL_LOG" 2>/dev/null </dev/null &
 	echo $! >"$POLL_PID"
 }
 poll_stop() {
@@ -62,6 +65,8 @@ check "a: hactl domain add web -> the PV guest boots on x0 and answers HTTP" "$s
 echo "figure: a: HTTP answered ${WAITED} s after hactl domain add"
 on 0 'hactl domains; xl list' | sed 's/^/  /'
 check "a: xenha and Xen agree: web runs on x0" "$s" web_on 0
+boot_a=$(boot_no)
+echo "  a: the guest's page says boot ${boot_a:-?} (counted on the data LUN)"
 
 # ---------------------------------------------------------- b: live migrate
 # from where it runs (x0 after a) to the next host; XEN_B_WAIT=S waits S seconds
@@ -73,13 +78,39 @@ dst=$(((src + 1) % N))
 rest=""
 for ((k = 0; k < N; k++)); do [ "$k" = "$dst" ] || rest="$rest $k"; done
 s=$(now)
+# XEN_B_CAPTURE=1 (a diagnostic knob): tcpdump on the management bridge during
+# b (ARP, ssh, HTTP, the migration port) to $RUN/b.pcap, and both ends' ARP
+# and bridge tables before and after, to $RUN/b-tables.log
+cap_tables() {
+	{ echo "== $1: namespace"; X ip neigh show dev brH; X bridge fdb show br brH | grep -v permanent
+	  for k in "$src" "$dst"; do echo "== $1: x$k"; on "$k" 'ip neigh; bridge fdb show br xenbr0 | grep -v permanent; ip -s link show xenbr0; tail -n 40 /var/log/sshd.log' 2>&1; done
+	} >>"$RUN/b-tables.log"
+}
+if [ "${XEN_B_CAPTURE:-0}" = 1 ]; then
+	rm -f "$RUN/b.pcap" "$RUN/b-tables.log"
+	cap_tables before
+	X setsid tcpdump -i brH -s 256 -w "$RUN/b.pcap" 'arp or tcp port 22 or tcp port 80 or tcp port 7405' \
+		>"$RUN/b-tcpdump.log" 2>&1 </dev/null &
+	echo $! >"$RUN/b-tcpdump.pid"
+	sleep 1
+fi
 poll_start
+if [ "${XEN_B_CAPTURE:-0}" = 1 ]; then
+	sleep 2   # runs 8 and 9: ssh to the guest's host was refused while the poller ran
+	{ echo "== ssh to x$src with the poller running"
+	  ON_TIMEOUT=30 on "$src" 'echo ssh ok' 2>&1 || echo "ssh failed: exit $?"; } >>"$RUN/b-tables.log"
+fi
 # hactl on the target: ssh logins to the host that runs the guest were refused
 # (publickey) while the poller ran, in runs 8 and 9 - not understood yet
 out=$(on "$dst" "hactl --timeout 600 migrate web x$dst" 2>&1)
 rc=$?
 sleep 3
 poll_stop
+if [ "${XEN_B_CAPTURE:-0}" = 1 ]; then
+	stop_pidfile "$RUN/b-tcpdump.pid" "tcpdump -i brH"
+	cap_tables after
+	echo "  b: capture in $RUN/b.pcap ($(stat -c %s "$RUN/b.pcap" 2>/dev/null) bytes), tables in $RUN/b-tables.log"
+fi
 echo "$out" | tail -3 | sed 's/^/  hactl: /'
 echo "  hactl migrate exit status $rc"
 echo "figure: b: client-side downtime (longest gap between HTTP answers, 0.1 s polling): $(poll_gap)"
@@ -87,6 +118,8 @@ echo "figure: b: client-side downtime (longest gap between HTTP answers, 0.1 s p
 migrated() { [ "$rc" = 0 ] && web_on "$dst" && [ "$(xl_copies $rest)" = 0 ]; }
 check "b: hactl migrate web x$src -> x$dst: runs on x$dst (xenha and xl list), on no other host" "$s" migrated
 check "b: it answers HTTP on x$dst" "$s" wait_for 30 "http" http
+sameboot() { local b; b=$(boot_no); [ -n "$boot_a" ] && [ "$b" = "$boot_a" ]; }
+check "b: not rebooted: the page still says boot $boot_a" "$s" sameboot
 
 # ------------------------------------------------- e: standby drains its host
 v=$(web_host); v=${v#x}
@@ -98,6 +131,7 @@ drained() { local h; h=$(web_host); [ -n "$h" ] && [ "$h" != "x$v" ] && web_on "
 check "e: hactl node standby x$v -> web live-migrated off x$v" "$s" wait_for 300 "drained" drained
 echo "figure: e: drained ${WAITED} s after hactl node standby returned; web on $(web_host)"
 check "e: it answers HTTP" "$s" wait_for 30 "http" http
+check "e: not rebooted: the page still says boot $boot_a" "$s" sameboot
 on "$v" "hactl node online x$v" | sed 's/^/  /'
 
 # ------------------------------------------- c: power off the host running it
@@ -119,4 +153,6 @@ if [ "${XEN_SCENARIO_C:-1}" = 1 ]; then
 	# shellcheck disable=SC2086 # the survivors' numbers
 	one() { [ "$(xl_copies $others)" = 1 ]; }
 	check "c: exactly one copy of web on the survivors (xl list)" "$s" one
+	nextboot() { local b; b=$(boot_no); [ -n "$boot_a" ] && [ "$b" = "$((boot_a + 1))" ]; }
+	check "c: restarted from the same disk: the page says boot $((${boot_a:-0} + 1))" "$s" nextboot
 fi
