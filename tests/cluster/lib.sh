@@ -685,11 +685,46 @@ xh_hactl() { # I ARGS...
 
 # ---------------------------------------------------------- power, host
 
+# Host I's power switch, held while it is powered off or on.  The test
+# watchdog powers a host off from another process (xcluster poweroff) at
+# any time; without the switch, a campaign that found the host's
+# namespace empty between two of its kill rounds powered it on, the
+# rounds killed part of what had just started, a fenced survived them and
+# the pid files were removed under it (2026-12-06, seed 2029 step 248).
+# mkdir is atomic; a holder that died leaves a stale lock, which is taken
+# over.  Bounded: 30 s.
+_xh_power_take() { # I
+	local d=$XH_DIR/h$1/power.lock n pid=""
+	for ((n = 0; n < 300; n++)); do
+		if mkdir "$d" 2>/dev/null; then
+			echo "$BASHPID" > "$d/pid"
+			return 0
+		fi
+		pid=$(cat "$d/pid" 2>/dev/null)
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			rm -rf "$d"
+			continue
+		fi
+		sleep 0.1
+	done
+	xh_err "h$1: the power switch is busy (held by pid ${pid:-?})"
+	return 1
+}
+_xh_power_give() { rm -rf "$XH_DIR/h$1/power.lock"; }
+
 # Power off host I: its switch port goes down (no carrier, nothing more
 # leaves it), then every process in its network namespace is killed with
 # SIGKILL: corosync, xenhad and its sim domains die at once.
 xh_poweroff() { # I
+	local rc
 	_xh_host_ok "$1" || return 1
+	_xh_power_take "$1" || return 1
+	_xh_poweroff "$1"
+	rc=$?
+	_xh_power_give "$1"
+	return $rc
+}
+_xh_poweroff() { # I
 	local i=$1 ns pids pid
 	ns=$(_xh_ns "$i")
 	ip -n "$XH_SW" link set "p$i" down
@@ -710,7 +745,15 @@ xh_poweroff() { # I
 # Power host I on again: /run and /dev/shm are volatile (emptied), the disk
 # (/var/lib/xenha, logs) is kept; link up, corosync and xenhad started.
 xh_poweron() { # I
+	local rc
 	_xh_host_ok "$1" || return 1
+	_xh_power_take "$1" || return 1
+	_xh_poweron "$1"
+	rc=$?
+	_xh_power_give "$1"
+	return $rc
+}
+_xh_poweron() { # I
 	local i=$1
 	[ -z "$(ip netns pids "$(_xh_ns "$i")" 2>/dev/null)" ] || { xh_err "h$i is not powered off"; return 1; }
 	find "$XH_DIR/h$i/run" "$XH_DIR/shm/h$i" -mindepth 1 -delete

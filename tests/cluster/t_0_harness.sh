@@ -2,7 +2,8 @@
 # Case 0 (harness self-test, corosync only): the harness itself works.
 # 3 hosts form a cluster; each host has its own /run (corosync.pid) and
 # address; cut/heal, a 2|1 partition, a power-off and power-on, a clean
-# corosync stop and start all give the memberships they should; a process
+# corosync stop and start all give the memberships they should; a power-off
+# waits while another process holds the host's power switch; a process
 # started in a host is stopped by down; down leaves nothing behind.
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
@@ -56,6 +57,26 @@ xh_poweroff 2 || xh_fail "poweroff h2 left processes"
 _xh_alive "$cpid" && xh_fail "pid $cpid survived the power-off"
 xh_wait_until 15 "h1 sees 2" view 1 2 yes || xh_fail "h1 did not see h2 die"
 xh_log "h1 lost h2 after ${XH_WAITED}s"
+xh_poweron 2 || xh_fail "poweron h2"
+xh_wait_until 20 "h2 back" _xh_corosync_all 3 || xh_fail "h2 did not come back"
+
+# h2's power switch: the test watchdog powers a host off from another
+# process at any time; a power-on meanwhile must wait for it (interleaved,
+# the power-off's kill rounds once killed part of what a power-on had just
+# started and removed the pid files under the survivors).  Another
+# process holds the switch for 5 s: the power-off here waits for it.
+xh_log "h2's power switch held by another process for 5 s"
+( _xh_power_take 2 || exit 1; sleep 5; _xh_power_give 2 ) &
+hpid=$!
+xh_wait_until 5 "the other process holds h2's switch" test -s "$XH_DIR/h2/power.lock/pid" >/dev/null ||
+	xh_fail "the holder did not take h2's switch"
+t0=${EPOCHREALTIME/[.,]/}
+xh_poweroff 2 || xh_fail "poweroff h2 after the holder"
+waited=$(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))
+wait "$hpid" || xh_fail "the holder failed"
+[ "$waited" -ge 1500 ] || xh_fail "the power-off did not wait for the switch (${waited} ms)"
+[ ! -e "$XH_DIR/h2/power.lock" ] || xh_fail "the switch stays taken after the power-off"
+xh_log "the power-off waited ${waited} ms for the switch"
 xh_poweron 2 || xh_fail "poweron h2"
 xh_wait_until 20 "h2 back" _xh_corosync_all 3 || xh_fail "h2 did not come back"
 
