@@ -105,7 +105,7 @@ cat > "$R/init" <<-'EOF'
 	for a in $(cat /proc/cmdline); do case $a in xip=*) xip=${a#xip=};; esac; done
 	n=0; while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n+1)); done
 	ip link set lo up; ip link set eth0 up; ip addr add "$xip/24" dev eth0
-	n=0; while [ ! -b /dev/xvda ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n+1)); done
+	n=0; while [ ! -b /dev/xvda ] && [ $n -lt 150 ]; do sleep 0.2; n=$((n+1)); done
 	boot=$(dd if=/dev/xvda bs=512 count=1 2>/dev/null | tr -d '\000' | sed -n 's/^xhboot \([0-9][0-9]*\)$/\1/p')
 	boot=$((${boot:-0} + 1))
 	echo "xhboot $boot" | dd of=/dev/xvda bs=512 count=1 conv=sync,fsync 2>/dev/null || boot="$boot (disk write failed)"

@@ -17,7 +17,8 @@ POLL_LOG=$RUN/http-poll.log POLL_PID=$RUN/http-poll.pid
 http() { X timeout 10 wget -q -T 5 -O- "http://$GIP/" 2>/dev/null | grep -q "xenha lab guest"; }
 # the guest's boot number, counted on its disk (the data LUN): live migration
 # keeps it, a restart on another host adds one
-boot_no() { X timeout 10 wget -q -T 5 -O- "http://$GIP/" 2>/dev/null | sed -n 's/^xenha lab guest .* boot \([0-9][0-9]*\)$/\1/p'; }
+page() { X timeout 10 wget -q -T 5 -O- "http://$GIP/" 2>/dev/null; }
+boot_no() { page | sed -n 's/^xenha lab guest .* boot \([0-9][0-9]*\)$/\1/p'; }
 # where xenha runs web: asked of the first host that answers (x0 may be gone)
 web_host() {
 	local i j
@@ -38,8 +39,9 @@ xl_copies() { local i k=0; for i in "$@"; do on "$i" 'xl list web' >/dev/null 2>
 # "MS ok|fail" per line; bounded (6000 requests) and stopped by PID.
 poll_start() {
 	rm -f "$POLL_LOG" "$POLL_LOG.stop"
+	# not through X (a function, so a forked shell): $! must be the poller
 	# shellcheck disable=SC2016 # the loop expands its own arguments
-	X setsid bash -c 'for ((i = 0; i < 6000; i++)); do
+	ip netns exec "$NS" setsid bash -c 'for ((i = 0; i < 6000; i++)); do
 		[ -e "$2" ] && break
 		t=$(date +%s%3N)
 		if timeout 2 wget -q -T 1 -O- "http://$1/" >/dev/null 2>&1; then echo "$t ok"; else echo "$t fail"; fi
@@ -89,7 +91,7 @@ cap_tables() {
 if [ "${XEN_B_CAPTURE:-0}" = 1 ]; then
 	rm -f "$RUN/b.pcap" "$RUN/b-tables.log"
 	cap_tables before
-	X setsid tcpdump -i brH -s 256 -w "$RUN/b.pcap" 'arp or tcp port 22 or tcp port 80 or tcp port 7405' \
+	ip netns exec "$NS" setsid tcpdump -i brH -s 256 -w "$RUN/b.pcap" 'arp or tcp port 22 or tcp port 80 or tcp port 7405' \
 		>"$RUN/b-tcpdump.log" 2>&1 </dev/null &
 	echo $! >"$RUN/b-tcpdump.pid"
 	sleep 1
@@ -155,4 +157,5 @@ if [ "${XEN_SCENARIO_C:-1}" = 1 ]; then
 	check "c: exactly one copy of web on the survivors (xl list)" "$s" one
 	nextboot() { local b; b=$(boot_no); [ -n "$boot_a" ] && [ "$b" = "$((boot_a + 1))" ]; }
 	check "c: restarted from the same disk: the page says boot $((${boot_a:-0} + 1))" "$s" nextboot
+	echo "  c: the guest's page: $(page)"
 fi
