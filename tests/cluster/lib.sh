@@ -711,18 +711,23 @@ _xh_power_take() { # I
 	return 1
 }
 _xh_power_give() { rm -rf "$XH_DIR/h$1/power.lock"; }
+# _xh_with_power I CMD...: CMD while holding host I's power switch; its status
+# (1 if the switch stayed busy)
+_xh_with_power() { # I CMD...
+	local i=$1 rc
+	shift
+	_xh_power_take "$i" || return 1
+	"$@"
+	rc=$?
+	_xh_power_give "$i"
+	return $rc
+}
 
 # Power off host I: its switch port goes down (no carrier, nothing more
 # leaves it), then every process in its network namespace is killed with
 # SIGKILL: corosync, xenhad and its sim domains die at once.
 xh_poweroff() { # I
-	local rc
-	_xh_host_ok "$1" || return 1
-	_xh_power_take "$1" || return 1
-	_xh_poweroff "$1"
-	rc=$?
-	_xh_power_give "$1"
-	return $rc
+	_xh_host_ok "$1" && _xh_with_power "$1" _xh_poweroff "$1"
 }
 _xh_poweroff() { # I
 	local i=$1 ns pids pid
@@ -745,13 +750,7 @@ _xh_poweroff() { # I
 # Power host I on again: /run and /dev/shm are volatile (emptied), the disk
 # (/var/lib/xenha, logs) is kept; link up, corosync and xenhad started.
 xh_poweron() { # I
-	local rc
-	_xh_host_ok "$1" || return 1
-	_xh_power_take "$1" || return 1
-	_xh_poweron "$1"
-	rc=$?
-	_xh_power_give "$1"
-	return $rc
+	_xh_host_ok "$1" && _xh_with_power "$1" _xh_poweron "$1"
 }
 _xh_poweron() { # I
 	local i=$1

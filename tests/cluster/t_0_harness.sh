@@ -66,7 +66,7 @@ xh_wait_until 20 "h2 back" _xh_corosync_all 3 || xh_fail "h2 did not come back"
 # started and removed the pid files under the survivors).  Another
 # process holds the switch for 5 s: the power-off here waits for it.
 xh_log "h2's power switch held by another process for 5 s"
-( _xh_power_take 2 || exit 1; sleep 5; _xh_power_give 2 ) &
+_xh_with_power 2 sleep 5 &
 hpid=$!
 xh_wait_until 5 "the other process holds h2's switch" test -s "$XH_DIR/h2/power.lock/pid" >/dev/null ||
 	xh_fail "the holder did not take h2's switch"
