@@ -14,10 +14,10 @@
 GIP=$NET_H.50
 POLL_LOG=$RUN/http-poll.log POLL_PID=$RUN/http-poll.pid
 
-http() { X timeout 10 wget -q -T 5 -O- "http://$GIP/" 2>/dev/null | grep -q "xenha lab guest"; }
+page() { X timeout 10 wget -q -T 5 -O- "http://$GIP/" 2>/dev/null; }
+http() { page | grep -q "xenha lab guest"; }
 # the guest's boot number, counted on its disk (the data LUN): live migration
 # keeps it, a restart on another host adds one
-page() { X timeout 10 wget -q -T 5 -O- "http://$GIP/" 2>/dev/null; }
 boot_no() { page | sed -n 's/^xenha lab guest .* boot \([0-9][0-9]*\)$/\1/p'; }
 # where xenha runs web: asked of the first host that answers (x0 may be gone)
 web_host() {
