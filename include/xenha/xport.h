@@ -100,6 +100,12 @@ int xport_start(int tcp_fd, bool server, const struct xport_key *k,
 void xport_abort(struct xport_stream *s);
 
 /*
+ * Plain bytes sent to the peer so far (what xport_stats.sent will say);
+ * any thread may ask while the stream runs.  0 for NULL.
+ */
+uint64_t xport_sent(const struct xport_stream *s);
+
+/*
  * Wait for the relay to end (both directions closed, or an error), fill
  * *st (may be NULL), and free the stream.  Returns st->error: 0 or
  * -errno (-ECONNRESET peer went away or the connection broke, -EBADMSG a

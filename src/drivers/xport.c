@@ -540,7 +540,8 @@ static void relay_loop(struct xport_stream *s)
 			n = gnutls_record_send(s->tls, s->obuf + ooff, want);
 			if (n > 0) {
 				ooff += (size_t)n;
-				s->st.sent += (uint64_t)n;
+				/* xport_sent() reads it from other threads */
+				__atomic_fetch_add(&s->st.sent, (uint64_t)n, __ATOMIC_RELAXED);
 				send_try = 0;
 				progress = true;
 			} else if (again(n)) {
@@ -828,6 +829,11 @@ void xport_abort(struct xport_stream *s)
 
 	if (s != NULL && s->wake_fd >= 0)
 		(void)!write(s->wake_fd, &one, sizeof(one));
+}
+
+uint64_t xport_sent(const struct xport_stream *s)
+{
+	return s != NULL ? __atomic_load_n(&s->st.sent, __ATOMIC_RELAXED) : 0;
 }
 
 int xport_finish(struct xport_stream *s, struct xport_stats *st)

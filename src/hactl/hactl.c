@@ -1395,10 +1395,16 @@ static void print_progress(const char *indent, const char *name, struct json_obj
 {
 	int64_t total = jint_or(p, "pages_total", 0), left = jint_or(p, "pages_left", 0);
 
-	printf("%s%s: round %" PRId64 ", %.1f MiB sent, %" PRId64 " of %" PRId64 " pages left, "
-	       "dirtying %.1f MiB/s, %.1f s\n", indent, name, jint_or(p, "round", 0),
-	       jint_or(p, "bytes_sent", 0) / 1048576.0, left, total,
-	       jint_or(p, "dirty_kib_s", 0) / 1024.0, jint_or(p, "elapsed_ms", 0) / 1000.0);
+	/* rounds and pages only from a driver that reports them (the xen
+	 * driver does not: libxl keeps them to itself) */
+	printf("%s%s: ", indent, name);
+	if (total > 0)
+		printf("round %" PRId64 ", ", jint_or(p, "round", 0));
+	printf("%.1f MiB sent, ", jint_or(p, "bytes_sent", 0) / 1048576.0);
+	if (total > 0)
+		printf("%" PRId64 " of %" PRId64 " pages left, dirtying %.1f MiB/s, ", left, total,
+		       jint_or(p, "dirty_kib_s", 0) / 1024.0);
+	printf("%.1f s\n", jint_or(p, "elapsed_ms", 0) / 1000.0);
 }
 
 /*

@@ -203,11 +203,15 @@ static void on_progress(void *arg, const struct hv_migrate_progress *p)
 {
 	struct mjob *j = arg;
 	struct xd_migr *m = j->m;
-	uint64_t now = mono_ms();
+	uint64_t now = mono_ms(), sent;
 	bool wake = false;
 
 	pthread_mutex_lock(&m->lock);
+	/* bytes: the driver's count or the transport's (reap), the larger */
+	sent = j->prog.bytes_sent;
 	j->prog = *p;
+	if (j->prog.bytes_sent < sent)
+		j->prog.bytes_sent = sent;
 	if (p->final && p->downtime_ms)
 		j->downtime_ms = p->downtime_ms;
 	if (j->role == REC_MIG_SOURCE && (p->final || now - j->prog_ms >= MIG_PROGRESS_MS)) {
@@ -320,6 +324,10 @@ out:
 	j->xs = NULL;
 	pthread_mutex_unlock(&m->lock);
 	xport_finish(xs, &st);
+	pthread_mutex_lock(&m->lock);
+	if (j->prog.bytes_sent < st.sent)
+		j->prog.bytes_sent = st.sent;
+	pthread_mutex_unlock(&m->lock);
 	if (st.error)
 		qb_log(LOG_INFO, "domain %s: migration stream to %s ended: %s", j->name, j->addr,
 		       st.why);
@@ -595,6 +603,18 @@ static void reap(struct xd *d)
 	for (pp = &m->jobs; *pp;) {
 		struct mjob *j = *pp;
 
+		/* between the driver's reports (the xen driver has none until
+		 * the end), the bytes the transport has sent */
+		if (j->role == REC_MIG_SOURCE && !j->finished && j->xs &&
+		    now - j->prog_ms >= MIG_PROGRESS_MS) {
+			uint64_t sent = xport_sent(j->xs);
+
+			if (sent > j->prog.bytes_sent) {
+				j->prog.bytes_sent = sent;
+				j->prog_ms = now;
+				j->progress_new = true;
+			}
+		}
 		if (j->progress_new) {
 			struct hv_migrate_progress p = j->prog;
 

@@ -420,7 +420,19 @@ static ssize_t read_all(int fd, char *buf, size_t len)
 	return (ssize_t)got;
 }
 
-/* Client half-closes; the server sees EOF, answers, then closes too. */
+/* xport_sent(s) once it reaches want (it counts after the record went
+ * out, so the peer may read the bytes a moment before): bounded, 2 s. */
+static uint64_t sent_reaches(const struct xport_stream *s, uint64_t want)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < 400 && (n = xport_sent(s)) < want; i++)
+		usleep(5000);
+	return n;
+}
+
+/* Client half-closes; the server sees EOF, answers, then closes too.
+ * xport_sent() follows each side's bytes while the stream runs. */
 static void test_half_close(void **state)
 {
 	struct xport_key *k = load(key_a);
@@ -440,10 +452,14 @@ static void test_half_close(void **state)
 	assert_int_equal(shutdown(cli.plain, SHUT_WR), 0);
 	assert_int_equal(read_all(srv.plain, buf, sizeof(buf)), 7);  /* then EOF */
 	assert_memory_equal(buf, "request", 7);
+	assert_int_equal(sent_reaches(cli.s, 7), 7);
+	assert_int_equal(xport_sent(srv.s), 0);
 	/* the other direction is still open */
 	assert_int_equal(write(srv.plain, "answer", 6), 6);
 	assert_int_equal(read_all(cli.plain, buf, 6), 6);
 	assert_memory_equal(buf, "answer", 6);
+	assert_int_equal(sent_reaches(srv.s, 6), 6);
+	assert_int_equal(xport_sent(NULL), 0);
 	assert_int_equal(write(srv.plain, "more", 4), 4);
 	assert_int_equal(shutdown(srv.plain, SHUT_WR), 0);
 	assert_int_equal(read_all(cli.plain, buf, sizeof(buf)), 4);
