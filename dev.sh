@@ -6,7 +6,7 @@
 #                        and show `hactl status` from inside it
 #   ./dev.sh test        install what is missing, build, run the whole test suite
 #                        (XENHA_FUZZ_SECONDS sets the fuzzing time per target, default 60;
-#                        XENHA_CAMPAIGN_FAULTS / _SEED / _CLUSTERS the campaign, default 40 / 1 / 1)
+#                        XENHA_CAMPAIGN_FAULTS / _SEED / _CLUSTERS the campaign, default 100 / 1 / 3)
 #
 # and helpers:
 #   ./dev.sh demo-stop   stop the demo cluster (every process by its recorded PID)
@@ -99,8 +99,8 @@ run_tests() {
 		"$TOP/tests/cluster/run.sh" 2>&1 |
 		sed -u 's/^cluster: /cluster_asan: /' | tee "$LOGDIR/cluster-asan.out"
 	[ "${PIPESTATUS[0]}" = 0 ] || fail=1
-	local cseed=${XENHA_CAMPAIGN_SEED:-1} cfaults=${XENHA_CAMPAIGN_FAULTS:-40}
-	local cclusters=${XENHA_CAMPAIGN_CLUSTERS:-1}
+	local cseed=${XENHA_CAMPAIGN_SEED:-1} cfaults=${XENHA_CAMPAIGN_FAULTS:-100}
+	local cclusters=${XENHA_CAMPAIGN_CLUSTERS:-3}
 	echo "== fault campaign (seed $cseed, $cfaults faults, $cclusters cluster(s)) =="
 	rc=0
 	XENHA_BUILD=$BUILD "$TOP/tests/campaign/campaign.sh" --seed "$cseed" --faults "$cfaults" \
