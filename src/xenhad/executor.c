@@ -197,12 +197,8 @@ static void do_start(struct xd *d, const struct rec_action *a)
 	/* the state that gives us this domain is on disk before it runs */
 	if (d->dirty)
 		xd_persist_save(d);
-	memset(&req, 0, sizeof(req));
-	req.name = dom->name;
-	req.xlcfg = dom->xlcfg;
-	req.memory_mb = dom->memory_mb;
-	req.generation = dom->generation;
-	req.nodeid = d->nodeid;
+	req = (struct hv_start_req){ .name = dom->name, .xlcfg = dom->xlcfg,
+		.memory_mb = dom->memory_mb, .generation = dom->generation, .nodeid = d->nodeid };
 	qb_log(LOG_INFO, "domain %s: starting gen=%llu", dom->name,
 	       (unsigned long long)dom->generation);
 	rc = xd_hvjob_start(d, &req);     /* xd_exec_start_done() when it ends */

@@ -57,16 +57,11 @@ struct xd_hvjobs {
 
 static int run_op(struct xd_hvjobs *q, struct hvjob *j)
 {
-	struct hv_start_req req;
+	const struct hv_start_req req = { .name = j->name, .xlcfg = j->xlcfg,
+		.memory_mb = j->memory_mb, .generation = j->generation, .nodeid = j->nodeid };
 
 	if (j->kind == HVJ_SHUTDOWN)
 		return q->hv->shutdown(q->hvh, j->name, j->timeout_ms);
-	memset(&req, 0, sizeof(req));
-	req.name = j->name;
-	req.xlcfg = j->xlcfg;
-	req.memory_mb = j->memory_mb;
-	req.generation = j->generation;
-	req.nodeid = j->nodeid;
 	return q->hv->start(q->hvh, &req);
 }
 

@@ -436,12 +436,8 @@ static void *conn_thread(void *arg)
 		job_finish(j, REC_MIG_FAILED, "stream broke before it began: %s", strerror(-rc));
 		goto done;
 	}
-	memset(&req, 0, sizeof(req));
-	req.name = j->name;
-	req.xlcfg = j->xlcfg;
-	req.memory_mb = j->memory_mb;
-	req.generation = j->generation;
-	req.nodeid = d->nodeid;
+	req = (struct hv_start_req){ .name = j->name, .xlcfg = j->xlcfg,
+		.memory_mb = j->memory_mb, .generation = j->generation, .nodeid = d->nodeid };
 	qb_log(LOG_INFO, "domain %s: receiving from node=%u mig_id=%llu gen=%llu", j->name,
 	       source, (unsigned long long)mig_id, (unsigned long long)j->generation);
 	rc = d->hv->migrate_recv(d->hvh, &req, fd, on_progress, j);
