@@ -22,7 +22,8 @@ LOGDIR=${XENHA_TEST_LOGS:-$TOP/build/test-logs}
 
 PKGS="build-essential autoconf automake pkg-config libqb-dev libcpg-dev libvotequorum-dev
 libcmap-dev libquorum-dev libcmocka-dev libjson-c-dev libinih-dev zlib1g-dev libgnutls28-dev libxen-dev corosync
-iproute2 util-linux jq procps passwd sbd python3 spin clang-14 libclang-rt-14-dev nftables valgrind"
+iproute2 util-linux jq procps passwd sbd python3 python3-cryptography openssl tcpdump spin clang-14
+libclang-rt-14-dev nftables valgrind"
 
 die() { echo "dev.sh: $*" >&2; exit 1; }
 

@@ -115,7 +115,7 @@ check "multipath: 2 active paths to each LUN (data, hb) on every host" "$s" wait
 s=$(now)
 xenha_up() {
 	on 0 'hactl disk init /dev/mapper/hb --slots 16 --watchdog 10 --msgwait 30 --yes >/dev/null' || return 1
-	on_all "xh-xenha conf $XEN_HV && xh-xenha xenhad" || return 1
+	on_all "xh-xenha conf $XEN_HV && XH_TLS_KEYLOG=${XEN_B_CAPTURE:-0} xh-xenha xenhad" || return 1
 	wait_for 120 "xenhad synced" synced || return 1
 	on_all 'xh-xenha fenced' || return 1
 	wait_for 120 "fenced armed" armed

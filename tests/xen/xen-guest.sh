@@ -81,8 +81,10 @@ rest=""
 for ((k = 0; k < N; k++)); do [ "$k" = "$dst" ] || rest="$rest $k"; done
 s=$(now)
 # XEN_B_CAPTURE=1 (a diagnostic knob): tcpdump on the management bridge during
-# b (ARP, ssh, HTTP, the migration port) to $RUN/b.pcap, and both ends' ARP
-# and bridge tables before and after, to $RUN/b-tables.log
+# b (ARP, ssh, HTTP, the migration port; whole packets) to $RUN/b.pcap, and
+# both ends' ARP and bridge tables before and after, to $RUN/b-tables.log; the
+# xenhads log their TLS secrets (run.sh), so tls-stream-check.py can say
+# whether the migration stream's records were intact on the wire
 cap_tables() {
 	{ echo "== $1: namespace"; X ip neigh show dev brH; X bridge fdb show br brH | grep -v permanent
 	  for k in "$src" "$dst"; do echo "== $1: x$k"; on "$k" 'ip neigh; bridge fdb show br xenbr0 | grep -v permanent; ip -s link show xenbr0; tail -n 40 /var/log/sshd.log' 2>&1; done
@@ -91,7 +93,7 @@ cap_tables() {
 if [ "${XEN_B_CAPTURE:-0}" = 1 ]; then
 	rm -f "$RUN/b.pcap" "$RUN/b-tables.log"
 	cap_tables before
-	ip netns exec "$NS" setsid tcpdump -i brH -s 256 -w "$RUN/b.pcap" 'arp or tcp port 22 or tcp port 80 or tcp port 7405' \
+	ip netns exec "$NS" setsid tcpdump -i brH -s 0 -w "$RUN/b.pcap" 'arp or tcp port 22 or tcp port 80 or tcp port 7405' \
 		>"$RUN/b-tcpdump.log" 2>&1 </dev/null &
 	echo $! >"$RUN/b-tcpdump.pid"
 	sleep 1
@@ -136,6 +138,9 @@ if [ "${XEN_B_CAPTURE:-0}" = 1 ]; then
 	stop_pidfile "$RUN/b-tcpdump.pid" "tcpdump -i brH"
 	cap_tables after
 	echo "  b: capture in $RUN/b.pcap ($(stat -c %s "$RUN/b.pcap" 2>/dev/null) bytes), tables in $RUN/b-tables.log"
+	cat "$SHARE"/log/x*/tls-keys.log >"$RUN/b-tls-keys.log" 2>/dev/null
+	echo "  b: the migration stream on the wire (tls-stream-check.py):"
+	python3 "$XEN_DIR/tls-stream-check.py" "$RUN/b.pcap" "$RUN/b-tls-keys.log" 2>&1 | sed 's/^/    /'
 fi
 echo "$out" | tail -3 | sed 's/^/  hactl: /'
 echo "  hactl migrate exit status $rc"
