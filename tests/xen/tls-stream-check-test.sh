@@ -14,7 +14,7 @@ NS=xhtlschk$$
 ADDR=198.18.30.1
 PORT=7405
 T=$(mktemp -d /tmp/tlschk.XXXXXX)
-SRV= CAP=
+SRV='' CAP=''
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
 	[ -n "$CAP" ] && kill -INT "$CAP" 2>/dev/null && wait "$CAP" 2>/dev/null
@@ -81,15 +81,16 @@ print(s.recv(100).decode())
 wait "$SRV"; SRV=
 sleep 0.5
 kill -INT "$CAP"; wait "$CAP"; CAP=
-grep -q "got 8388608" "$T/cli.out" && ok "8 MiB went over TLS 1.3" || bad "transfer: $(cat "$T/cli.out" "$T/srv.out")"
+if grep -q "got 8388608" "$T/cli.out"; then ok "8 MiB went over TLS 1.3"; else bad "transfer: $(cat "$T/cli.out" "$T/srv.out")"; fi
 
-out=$(python3 "$HERE/tls-stream-check.py" "$T/cap.pcap" "$T/keys.log" "$PORT" 2>&1); rc=$?
-echo "$out" | sed 's/^/  /'
-if [ "$rc" = 0 ] && grep -q "client -> server: [0-9]* records decrypted, all intact" <<<"$out"; then
-	ok "the intact stream passes"
-else
-	bad "the intact stream: exit $rc"
-fi
+# expect WHAT PCAP RC PATTERN: the checker on PCAP exits RC and says PATTERN
+expect() {
+	local out rc
+	out=$(python3 "$HERE/tls-stream-check.py" "$2" "$T/keys.log" "$PORT" 2>&1); rc=$?
+	echo "$out" | sed 's/^/  /'
+	if [ "$rc" = "$3" ] && grep -q "$4" <<<"$out"; then ok "$1"; else bad "$1: exit $rc"; fi
+}
+expect "the intact stream passes" "$T/cap.pcap" 0 "client -> server: [0-9]* records decrypted, all intact"
 
 # flip one payload byte of the 20th client -> server data segment
 python3 - "$T/cap.pcap" "$T/bad.pcap" "$PORT" <<'EOF'
@@ -115,12 +116,6 @@ while pos + 16 <= len(d):
     pos = p + incl
 open(dst, "wb").write(d)
 EOF
-out=$(python3 "$HERE/tls-stream-check.py" "$T/bad.pcap" "$T/keys.log" "$PORT" 2>&1); rc=$?
-echo "$out" | sed 's/^/  /'
-if [ "$rc" = 1 ] && grep -q "client -> server: FAILED" <<<"$out"; then
-	ok "the changed byte is found"
-else
-	bad "the changed byte: exit $rc"
-fi
+expect "the changed byte is found" "$T/bad.pcap" 1 "client -> server: FAILED"
 echo "tls-stream-check: $((3 - fails)) passed, $fails failed"
 [ "$fails" = 0 ]
