@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS=xhtlschk$$
 ADDR=198.18.30.1
 PORT=7405
-T=$(mktemp -d /tmp/tlschk.XXXXXX)
+T=$(mktemp -d /tmp/tlschk.XXXXXX) || { echo "tls-stream-check-test: mktemp failed"; exit 2; }
 SRV='' CAP=''
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
