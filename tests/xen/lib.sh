@@ -12,6 +12,10 @@
 #   XEN_HV       hypervisor driver of xenhad in dom0: xen (tests/xen/xen-guest.sh; the default
 #                when the build has the xen driver) or sim
 #   XENHA_BUILD  the configured build tree whose `make install` goes into dom0
+#   XEN_CPU      QEMU's -cpu for the hosts (max,-smap: SMAP kills dom0 under TCG)
+#   XEN_XEN_ARGS extra Xen command line (spec-ctrl=eager-fpu: with Xen's lazy FPU
+#                switching under TCG dom0's vector registers changed while a domU ran
+#                beside it - tests/xen/simd-check.c; docs/testing.md, runs 15-16)
 XEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB=${XEN_LAB_DIR:-/var/tmp/xenha-xenlab-lab}
 NS=${XEN_LAB_NS:-xhxen}
@@ -19,6 +23,8 @@ NET_H=${XEN_NET_H:-198.18.20}
 NET_A=${XEN_NET_A:-198.18.21}
 NET_B=${XEN_NET_B:-198.18.22}
 XEN_HV=${XEN_HV:-}    # run.sh picks the default from the build
+XEN_CPU=${XEN_CPU:-max,-smap}
+XEN_XEN_ARGS=${XEN_XEN_ARGS-spec-ctrl=eager-fpu}
 RUN=$LAB/run
 SHARE=$LAB/share           # 9p share, mounted on /mnt/xh in every dom0
 TGT_PORT=${XEN_TGT_PORT:-7950}   # tgtd control port (its socket is not per namespace)
@@ -38,7 +44,7 @@ ip_of() { echo "$NET_H.$((BASE + $1))"; }   # I -> management address of host xI
 
 alive() { local s; s=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$s" ] && [ "$s" != Z ]; }
 # ours PID STRING: the process's command line contains STRING (no PID reuse surprise)
-ours() { tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"; }
+ours() { { tr '\0' ' ' < "/proc/$1/cmdline"; } 2>/dev/null | grep -qF -- "$2"; }
 
 # stop_pidfile FILE MATCH [KILL]: TERM (or KILL), bounded wait, KILL; only if the PID still matches
 stop_pidfile() {
@@ -110,14 +116,14 @@ san_down() { # tgtd ignores SIGTERM: ask it through tgtadm, then SIGKILL by PID
 host_boot() { # I NHOSTS
 	local i=$1 ip=$((BASE + $1))
 	rm -f "$RUN/x$i.console" "$RUN/x$i.mon" "$RUN/x$i.pid"
-	# -cpu max,-smap: dom0 dies with SMAP under TCG; -no-reboot: a Xen reset ends QEMU
+	# -cpu: XEN_CPU (above); -no-reboot: a Xen reset ends QEMU
 	TMPDIR=$RUN setsid ip netns exec "$NS" qemu-system-x86_64 -name "$NS-x$i" \
-		-accel tcg,tb-size=256 -cpu max,-smap -smp 1 -m "${XEN_HOST_MEM:-1024}" \
+		-accel tcg,tb-size=256 -cpu "$XEN_CPU" -smp 1 -m "${XEN_HOST_MEM:-1024}" \
 		-nodefaults -display none -no-reboot -snapshot -pidfile "$RUN/x$i.pid" \
 		-chardev "file,id=s0,path=$RUN/x$i.console" -serial chardev:s0 \
 		-monitor "unix:$RUN/x$i.mon,server=on,wait=off" \
 		-kernel "$LAB/img/xen" \
-		-append "dom0_mem=512M,max:512M dom0_max_vcpus=1 console=com1 com1=115200,8n1 noreboot bootscrub=0" \
+		-append "dom0_mem=512M,max:512M dom0_max_vcpus=1 console=com1 com1=115200,8n1 noreboot bootscrub=0 $XEN_XEN_ARGS" \
 		-initrd "$LAB/img/vmlinuz root=/dev/vda ro console=hvc0 net.ifnames=0 init=/sbin/xh-init xid=$i xn=$2 xh=$NET_H xa=$NET_A xb=$NET_B,$LAB/img/initrd" \
 		-drive "file=$LAB/img/dom0.img,if=virtio,format=raw,cache=unsafe" \
 		-virtfs "local,path=$SHARE,mount_tag=xh,security_model=none,id=xh" \

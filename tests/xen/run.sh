@@ -101,6 +101,7 @@ all_ready() { local i; for ((i = 0; i < N; i++)); do host_ready $i || return 1; 
 check "$N hosts booted (Xen, dom0, SAN login, corosync started)" "$s" wait_for 900 "hosts ready" all_ready
 for ((i = 0; i < N; i++)); do grep -a 'XH-' "$RUN/x$i.console" | tr '\r\n' '  ' | sed "s/^/  x$i: /"; echo; done
 all_ready || exit 1
+echo "  Xen: -cpu $XEN_CPU, '$XEN_XEN_ARGS';$(grep -a -m1 'Support for PV VMs' "$RUN/x0.console" | tr -d '\r' | sed 's/^(XEN) *//; s/^/ /')"
 
 s=$(now)
 quorate() { on_all 'corosync-quorumtool -s | grep -q "^Nodes: *3$" && corosync-quorumtool -s | grep -q "^Quorate: *Yes"'; }

@@ -120,10 +120,22 @@ bulk_copy() { # LABEL
 	if [ -n "$want" ] && [ "$want" = "$got" ]; then got="intact"; else got="CORRUPTED (sha256 sent ${want:-?}, received ${got:-?})"; fi
 	echo "figure: b-platform: $mb MiB x$src -> x$dst by TCP $1: $got ($(since "$t0") s)"
 }
+# And do x$src's dom0 user-space vector registers keep their values while the
+# guest runs beside it (simd-check.c: AVX where the host CPU has it, else SSE)?
+simd_check() { # LABEL
+	local r
+	r=$(ON_TIMEOUT=120 on "$src" "/mnt/xh/simd-check ${XEN_B_SIMD_S:-20}" 2>&1 | tail -1)
+	echo "figure: b-platform: x$src dom0 vector registers $1: ${r#simd-check: }"
+}
 if [ "${XEN_B_BULK:-0}" = 1 ]; then
+	if ! ${CC:-cc} -O2 -o "$SHARE/simd-check" "$XEN_DIR/simd-check.c"; then
+		echo "  b-platform: cannot build simd-check.c with ${CC:-cc}"
+	fi
 	bulk_copy "without the poller"
+	simd_check "without the poller"
 	poll_start
 	bulk_copy "while the poller runs"
+	simd_check "while the poller runs"
 	poll_stop   # b's downtime figure comes from a poller of its own
 fi
 poll_start
