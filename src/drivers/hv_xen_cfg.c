@@ -19,6 +19,7 @@
 #include <libxl.h>
 #include <libxl_utils.h>
 #include <libxlutil.h>
+#include <zlib.h>
 
 #include "xenha/hv.h"
 #include "xenha/hv_xen.h"
@@ -35,6 +36,7 @@ static const char *const xl_keys[] = {
 #define XL_NKEYS (sizeof(xl_keys) / sizeof(xl_keys[0]))
 
 struct xl_parse {
+	const char *name;    /* the domain's */
 	XLU_Config *c;
 	FILE *rep;           /* libxlutil's report stream (its messages) */
 	char *rbuf;
@@ -211,6 +213,39 @@ static int parse_mac(const char *s, libxl_mac mac)
 	return 0;
 }
 
+static bool mac_unset(const libxl_mac mac)
+{
+	for (int i = 0; i < 6; i++)
+		if (mac[i])
+			return false;
+	return true;
+}
+
+/*
+ * A vif without mac=: libxl would draw a random one at every create and
+ * restore, so a live-migrated guest would find its NIC under another MAC
+ * on the target (its peers' ARP caches then point at a MAC nobody has:
+ * the Xen lab's guest answered nothing for 22 s after switch-over, run 17)
+ * and a restarted one would come back under yet another.  Instead the MAC
+ * is a function of the domain's name and the vif's index - the same on
+ * every host, every start - in Xen's OUI 00:16:3e, locally unique by the
+ * CRC-32 of "NAME/INDEX" (23 bits: set mac= to choose one, docs/xen.md).
+ */
+static void derive_mac(const char *name, int idx, libxl_mac mac)
+{
+	char key[XH_NAME_MAX + 16];
+	uint32_t c;
+
+	snprintf(key, sizeof(key), "%s/%d", name, idx);
+	c = (uint32_t)crc32(0L, (const Bytef *)key, (uInt)strlen(key));
+	mac[0] = 0x00;
+	mac[1] = 0x16;
+	mac[2] = 0x3e;
+	mac[3] = (uint8_t)((c >> 16) & 0x7f);
+	mac[4] = (uint8_t)(c >> 8);
+	mac[5] = (uint8_t)c;
+}
+
 /* One vif spec: "bridge=BR,mac=MAC" (both optional). */
 static int xl_vif(struct xl_parse *p, int idx, const char *spec, libxl_device_nic *nic)
 {
@@ -292,6 +327,8 @@ static int xl_lists(struct xl_parse *p, libxl_domain_config *dc)
 			rc = xl_vif(p, i, spec, &dc->nics[i]);
 			if (rc < 0)
 				return rc;
+			if (mac_unset(dc->nics[i].mac))
+				derive_mac(p->name, i, dc->nics[i].mac);
 		}
 	} else if (rc != 0 && rc != ESRCH) {
 		return xl_fail_report(p, "vif", "vif must be a list");
@@ -419,7 +456,7 @@ static int xl_marker(libxl_domain_config *dc, uint64_t generation, uint32_t node
 int hv_xen_cfg_build(const char *name, const char *text, uint32_t memory_mb, uint64_t generation,
 		    uint32_t nodeid, libxl_domain_config *dc, char *err, size_t errlen)
 {
-	struct xl_parse p = { .err = err, .errlen = errlen };
+	struct xl_parse p = { .name = name, .err = err, .errlen = errlen };
 	const char *v;
 	libxl_domain_type type = LIBXL_DOMAIN_TYPE_PV;
 	int rc;

@@ -578,6 +578,8 @@ static int open_on(struct fx *f, struct fhost *fh, struct hv **h, struct ends *e
 	return hv_xen_ops.open(&f->cfg, on_end, e, h);
 }
 
+static bool cfg_no_mac;      /* xlcfg()'s vif without mac= (test_vif_mac_derived) */
+
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -586,6 +588,7 @@ static int setup(void **state)
 	fhost_init(&f->b);
 	cfg_defaults(&f->cfg, NULL);
 	f->cfg.start_timeout_ms = 2000;
+	cfg_no_mac = false;
 	assert_int_equal(open_on(f, &f->a, &f->ha, &f->ea), 0);
 	assert_int_equal(open_on(f, &f->b, &f->hb, &f->eb), 0);
 	*state = f;
@@ -621,8 +624,8 @@ static char *xlcfg(const char *name, char *buf, size_t len)
 		 "vcpus = 2\n"
 		 "disk = [ 'phy:/dev/vg0/%s,xvda,w',\n"
 		 "         'format=raw, vdev=xvdb, access=ro, target=/srv/iso/tools.img' ]\n"
-		 "vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:01' ]\n"
-		 "on_crash = \"destroy\"\n", name, name);
+		 "vif = [ 'bridge=xenbr0%s' ]\n"
+		 "on_crash = \"destroy\"\n", name, name, cfg_no_mac ? "" : ",mac=00:16:3e:00:00:01");
 	return buf;
 }
 
@@ -1225,6 +1228,33 @@ static void test_migrate_done(void **state)
 	assert_int_equal(start(f, f->hb, "web1", 9), -EEXIST);
 }
 
+/* A vif without mac= gets a MAC derived from the domain's name and the vif's
+ * index: the same on the migration's target (libxl would draw a new one
+ * there), and another for another domain. */
+static void test_vif_mac_derived(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t zero3[3];
+	struct recv_arg r;
+	uint8_t mac[6];
+	struct fdom *d;
+
+	cfg_no_mac = true;
+	assert_int_equal(start(f, f->ha, "web1", 7), 0);
+	d = fh_get(&f->a, "web1");
+	memcpy(mac, d->mac, 6);
+	assert_int_equal(mac[0], 0x00);
+	assert_int_equal(mac[1], 0x16);
+	assert_int_equal(mac[2], 0x3e);
+	assert_int_equal(mac[3] & 0x80, 0);
+	assert_memory_not_equal(mac + 3, zero3, 3);
+	assert_int_equal(migrate(f, &r, false), HV_MIG_DONE);
+	assert_true(runs(&f->b, "web1"));
+	assert_memory_equal(fh_get(&f->b, "web1")->mac, mac, 6);
+	assert_int_equal(start(f, f->ha, "web2", 1), 0);
+	assert_memory_not_equal(fh_get(&f->a, "web2")->mac, mac, 6);
+}
+
 static void test_migrate_abort_target_restore_fails(void **state)
 {
 	struct fx *f = *state;
@@ -1413,6 +1443,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown_does_not_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vif_mac_derived, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_target_restore_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_stream_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_after_restore, setup, teardown),
