@@ -87,6 +87,7 @@ struct xen_dom {
 	bool migrating;    /* migrate_send in progress */
 	bool migrated;     /* migrated away: its end is HV_END_STOPPED */
 	bool in_doubt;     /* in-doubt migration: suspended until resume/destroy */
+	uint64_t suspended_ms; /* migrating: when a scan first saw it suspended (0: not yet) */
 };
 
 struct xen_logger {
@@ -485,6 +486,22 @@ static bool dom_check_end(struct hv *h, struct xen_dom *d, const xc_domaininfo_t
 	return true;
 }
 
+/* A migrating source: libxl suspends the guest inside libxl_domain_suspend,
+ * at the end of the live phase, and only returns after the last pages and
+ * its own records went out; the guest's downtime starts at the suspend.
+ * xenstored fires @releaseDomain when a domain suspends, so a scan sees it
+ * then (at the latest at the safety re-scan). */
+static void dom_note_suspend(struct xen_dom *d, const xc_domaininfo_t *infos, int n)
+{
+	for (int k = 0; k < n; k++)
+		if (infos[k].domain == d->domid && info_is(&infos[k], d) &&
+		    (infos[k].flags & XEN_DOMINF_shutdown) &&
+		    shutdown_code(&infos[k]) == SHUTDOWN_suspend) {
+			d->suspended_ms = mono_ms();
+			return;
+		}
+}
+
 /* Every ended entry, unlinked, in a list for reporting. */
 static int xen_scan_locked(struct hv *h, struct xen_end **ends)
 {
@@ -508,7 +525,9 @@ static int xen_scan_locked(struct hv *h, struct xen_end **ends)
 
 		/* not ours to judge while a migration owns them: an incoming
 		 * copy ends through migrate_recv; a migrating source is
-		 * suspended, not ended */
+		 * suspended, not ended - when, is its downtime's start */
+		if (d->migrating && d->suspended_ms == 0)
+			dom_note_suspend(d, infos, n);
 		if (d->incoming || d->starting || d->migrating) {
 			pp = &d->next;
 			continue;
@@ -1085,6 +1104,7 @@ static int xen_migrate_send(struct hv *h, const char *name, int fd, const struct
 		return -EBUSY;
 	}
 	d->migrating = true;       /* the scan leaves it alone; dispatch does not free it */
+	d->suspended_ms = 0;
 	domid = d->domid;
 	pthread_mutex_unlock(&h->mu);
 
@@ -1108,6 +1128,12 @@ static int xen_migrate_send(struct hv *h, const char *name, int fd, const struct
 	qb_log(LOG_INFO, "xen domain %s: migration stream start domid=%" PRIu32, name, domid);
 	rc = libxl_domain_suspend(h->ctx, domid, fd, LIBXL_SUSPEND_LIVE, NULL);
 	t_susp = mono_ms();
+	pthread_mutex_lock(&h->mu);
+	if (d->suspended_ms != 0 && d->suspended_ms < t_susp)
+		t_susp = d->suspended_ms;
+	pthread_mutex_unlock(&h->mu);
+	qb_log(LOG_INFO, "xen domain %s: libxl stream %s, guest suspended %" PRIu64 " ms before",
+	       name, rc == 0 ? "sent" : "failed", mono_ms() - t_susp);
 	if (rc != 0) {
 		qb_log(LOG_ERR, "xen domain %s: libxl stream failed rc=%d", name, rc);
 		shutdown(fd, SHUT_RDWR);
@@ -1235,6 +1261,8 @@ static int xen_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 		goto out;
 	}
 	t0 = mono_ms();
+	qb_log(LOG_INFO, "xen domain %s: restored from the stream, paused domid=%" PRIu32,
+	       req->name, domid);
 	pthread_mutex_lock(&h->mu);
 	d->domid = domid;
 	pthread_mutex_unlock(&h->mu);

@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,6 +70,7 @@ struct fhost {
 	uint32_t create_fail_domid;  /* failed create reports this domid (0: none) */
 	bool suspend_fail, restore_fail;
 	uint32_t restore_slow_ms;  /* restore takes this long after the stream */
+	uint32_t suspend_slow_ms;  /* suspend writes the stream this long after suspending */
 	uint32_t unpause_slow_ms;  /* unpause takes this long */
 	bool unpause_gate;         /* unpause waits until fw_gate_open */
 	bool in_unpause;           /* a gated unpause waits */
@@ -325,6 +327,8 @@ int __wrap_libxl_domain_suspend(libxl_ctx *ctx, uint32_t domid, int fd, int flag
 	d->flags = XEN_DOMINF_shutdown | (SHUTDOWN_suspend << XEN_DOMINF_shutdownshift);
 	fail = fh->suspend_fail;
 	pthread_mutex_unlock(&fw_mu);
+	if (fh->suspend_slow_ms)
+		usleep(fh->suspend_slow_ms * 1000u);   /* the last pages */
 	if (fail) {
 		(void)write_all(fd, FAKE_STREAM, 4);   /* a torn stream */
 		return ERROR_FAIL;
@@ -1157,6 +1161,15 @@ static void on_progress(void *arg, const struct hv_migrate_progress *p)
 		(*finals)++;
 }
 
+static uint32_t src_downtime_ms;    /* the source's final progress report's */
+
+static void on_progress_src(void *arg, const struct hv_migrate_progress *p)
+{
+	if (p->final)
+		src_downtime_ms = p->downtime_ms;
+	on_progress(arg, p);
+}
+
 static void *recv_thread(void *p)
 {
 	struct recv_arg *r = p;
@@ -1183,7 +1196,7 @@ static int migrate_opts(struct fx *f, struct recv_arg *r, bool target_silent,
 		close(sv[1]);        /* the target never answers */
 	else
 		assert_int_equal(pthread_create(&t, NULL, recv_thread, r), 0);
-	assert_int_equal(hv_xen_ops.migrate_send(f->ha, "web1", sv[0], o, on_progress, &finals,
+	assert_int_equal(hv_xen_ops.migrate_send(f->ha, "web1", sv[0], o, on_progress_src, &finals,
 						 &outcome), 0);
 	close(sv[0]);
 	if (!target_silent)
@@ -1253,6 +1266,49 @@ static void test_vif_mac_derived(void **state)
 	assert_memory_equal(fh_get(&f->b, "web1")->mac, mac, 6);
 	assert_int_equal(start(f, f->ha, "web2", 1), 0);
 	assert_memory_not_equal(fh_get(&f->a, "web2")->mac, mac, 6);
+}
+
+struct scanner {
+	struct hv *h;
+	atomic_bool stop;
+	int errors;                /* failed dispatches (no cmocka asserts off the main thread) */
+};
+
+/* xenhad's main loop, meanwhile: a dispatch every 10 ms, bounded */
+static void *scan_thread(void *p)
+{
+	struct scanner *sc = p;
+
+	for (int i = 0; i < 1000 && !atomic_load(&sc->stop); i++) {
+		if (dispatch(sc->h) != 0)
+			sc->errors++;
+		usleep(10000);
+	}
+	return NULL;
+}
+
+/* The downtime starts when the guest is suspended (seen by the scan), not
+ * when libxl_domain_suspend returns after the last pages went out. */
+static void test_migrate_downtime_from_suspend(void **state)
+{
+	struct fx *f = *state;
+	struct scanner sc = { .h = f->ha };
+	struct recv_arg r;
+	pthread_t t;
+
+	assert_int_equal(start(f, f->ha, "web1", 7), 0);
+	f->a.suspend_slow_ms = 400;
+	assert_int_equal(pthread_create(&t, NULL, scan_thread, &sc), 0);
+	assert_int_equal(migrate(f, &r, false), HV_MIG_DONE);
+	atomic_store(&sc.stop, true);
+	pthread_join(t, NULL);
+	assert_int_equal(sc.errors, 0);
+	assert_int_equal(dispatch(f->ha), 0);
+	assert_true(runs(&f->b, "web1"));
+	assert_true(src_downtime_ms >= 350);
+	assert_true(src_downtime_ms < 5000);
+	assert_int_equal(f->ea.n, 1);    /* its end: migrated away, once */
+	assert_non_null(strstr(f->ea.detail[0], "migrated away"));
 }
 
 static void test_migrate_abort_target_restore_fails(void **state)
@@ -1444,6 +1500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vif_mac_derived, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_downtime_from_suspend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_target_restore_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_stream_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_abort_after_restore, setup, teardown),
