@@ -39,6 +39,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -905,12 +906,12 @@ static int xen_list(struct hv *h, struct hv_domain_info **out, uint32_t *n)
  *   target → source  HELLO     name=NAME gen=G     ready to receive
  *   source → target  (libxl's migration stream, libxl_domain_suspend LIVE)
  *   target → source  VERIFIED  domid=D             restored, paused
- *   source → target  COMMIT    name=NAME
+ *   source → target  COMMIT    name=NAME suspended_ms=N   (guest suspended N ms ago)
  *   target → source  RUNNING   domid=D             unpaused
  *   either way       ABORT     why=TEXT            (best effort)
  */
 #define XM_MAGIC        "XHXM"
-#define XM_VERSION      1
+#define XM_VERSION      2   /* 2: COMMIT carries suspended_ms */
 #define XM_HDR          8
 #define XM_PAYLOAD_MAX  192
 #define XM_FRAME_MAX    (XM_HDR + XM_PAYLOAD_MAX + 4)
@@ -1145,7 +1146,9 @@ static int xen_migrate_send(struct hv *h, const char *name, int fd, const struct
 		shutdown(fd, SHUT_RDWR);
 		goto abort_resume;
 	}
-	snprintf(want, sizeof(want), "name=%s", name);
+	/* how long the guest has stood still so far: the target adds its
+	 * unpause to it and reports the whole as the downtime */
+	snprintf(want, sizeof(want), "name=%s suspended_ms=%" PRIu64, name, mono_ms() - t_susp);
 	rc = xm_send(fd, XM_COMMIT, want, deadline, &sent);
 	if (rc < 0 && sent == 0) {
 		qb_log(LOG_ERR, "xen domain %s: COMMIT not sent: %s", name, strerror(-rc));
@@ -1213,6 +1216,28 @@ static int xen_resume(struct hv *h, const char *name)
 	return rc;
 }
 
+/* COMMIT's payload: "name=NAME suspended_ms=N", N: how long the source's
+ * copy has been suspended so far. */
+static int parse_commit(const char *pl, const char *name, uint64_t *susp_ms)
+{
+	size_t n = strlen(name);
+	char *end;
+
+	*susp_ms = 0;
+	if (strncmp(pl, "name=", 5) != 0 || strncmp(pl + 5, name, n) != 0)
+		return -EBADMSG;
+	pl += 5 + n;
+	if (strncmp(pl, " suspended_ms=", 14) != 0 || !isdigit((unsigned char)pl[14]))
+		return -EBADMSG;
+	errno = 0;
+	*susp_ms = strtoull(pl + 14, &end, 10);
+	if (*end != '\0' || errno != 0 || *susp_ms > UINT32_MAX) {
+		*susp_ms = 0;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 /* Target side: drop the incoming entry and its paused copy. */
 static void incoming_drop(struct hv *h, struct xen_dom *d, uint32_t domid)
 {
@@ -1230,8 +1255,8 @@ static int xen_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 {
 	libxl_domain_config dc;
 	libxl_domain_restore_params params;
-	char pl[XM_PAYLOAD_MAX + 1], want[XM_PAYLOAD_MAX + 1];
-	uint64_t deadline = mono_ms() + XEN_MIG_TIMEOUT_MS, t0;
+	char pl[XM_PAYLOAD_MAX + 1];
+	uint64_t deadline = mono_ms() + XEN_MIG_TIMEOUT_MS, t0, susp_ms = 0;
 	uint32_t domid = (uint32_t)INVALID_DOMID;
 	struct xen_dom *d;
 	int rc;
@@ -1260,7 +1285,6 @@ static int xen_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 		rc = -EIO;
 		goto out;
 	}
-	t0 = mono_ms();
 	qb_log(LOG_INFO, "xen domain %s: restored from the stream, paused domid=%" PRIu32,
 	       req->name, domid);
 	pthread_mutex_lock(&h->mu);
@@ -1270,8 +1294,8 @@ static int xen_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 	rc = xm_send(fd, XM_VERIFIED, pl, deadline, NULL);
 	if (rc == 0)
 		rc = xm_recv(fd, XM_COMMIT, pl, sizeof(pl), deadline);
-	snprintf(want, sizeof(want), "name=%s", req->name);
-	if (rc == 0 && strcmp(pl, want) != 0)
+	t0 = mono_ms();
+	if (rc == 0 && parse_commit(pl, req->name, &susp_ms) < 0)
 		rc = -EBADMSG;
 	if (rc < 0) {
 		/* no whole COMMIT: the source keeps (or resumes) its copy */
@@ -1299,7 +1323,7 @@ static int xen_migrate_recv(struct hv *h, const struct hv_start_req *req, int fd
 		       req->name);
 	qb_log(LOG_INFO, "xen domain %s: migrated in, running domid=%" PRIu32 " gen=%" PRIu64,
 	       req->name, domid, req->generation);
-	progress(cb, arg, true, (uint32_t)(mono_ms() - t0));
+	progress(cb, arg, true, (uint32_t)(susp_ms + (mono_ms() - t0)));
 	rc = 0;
 out:
 	libxl_domain_restore_params_dispose(&params);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 #include <qb/qblog.h>
 #include <syslog.h>
 #include <libxl.h>
@@ -1162,6 +1163,14 @@ static void on_progress(void *arg, const struct hv_migrate_progress *p)
 }
 
 static uint32_t src_downtime_ms;    /* the source's final progress report's */
+static uint32_t dst_downtime_ms;    /* the target's */
+
+static void on_progress_dst(void *arg, const struct hv_migrate_progress *p)
+{
+	if (p->final)
+		dst_downtime_ms = p->downtime_ms;
+	on_progress(arg, p);
+}
 
 static void on_progress_src(void *arg, const struct hv_migrate_progress *p)
 {
@@ -1176,7 +1185,7 @@ static void *recv_thread(void *p)
 	struct hv_start_req req = { .name = "web1", .xlcfg = xlcfg("web1", r->xl, sizeof(r->xl)),
 				    .memory_mb = 256, .generation = 8, .nodeid = 2 };
 
-	r->rc = hv_xen_ops.migrate_recv(r->h, &req, r->fd, on_progress, &r->finals);
+	r->rc = hv_xen_ops.migrate_recv(r->h, &req, r->fd, on_progress_dst, &r->finals);
 	close(r->fd);
 	return NULL;
 }
@@ -1307,6 +1316,9 @@ static void test_migrate_downtime_from_suspend(void **state)
 	assert_true(runs(&f->b, "web1"));
 	assert_true(src_downtime_ms >= 350);
 	assert_true(src_downtime_ms < 5000);
+	/* the target reports what the source told it in COMMIT plus its unpause */
+	assert_true(dst_downtime_ms >= 350);
+	assert_true(dst_downtime_ms < 5000);
 	assert_int_equal(f->ea.n, 1);    /* its end: migrated away, once */
 	assert_non_null(strstr(f->ea.detail[0], "migrated away"));
 }
@@ -1449,21 +1461,32 @@ static void test_migrate_in_doubt_target_runs(void **state)
 }
 
 /* A HELLO that is not whole and checked is refused: the source never
- * suspends.  Frames: "XHXM" 1 type len16 payload crc32 (docs/xen.md). */
+ * suspends.  Frames: "XHXM" 2 type len16 payload crc32 (docs/xen.md). */
 static void test_migrate_bad_hello(void **state)
 {
 	/* a right HELLO for web1 but for its checksum */
-	static const uint8_t bad_crc[] = { 'X', 'H', 'X', 'M', 1, 1, 0, 15,
+	static const uint8_t bad_crc[] = { 'X', 'H', 'X', 'M', 2, 1, 0, 15,
 					   'n', 'a', 'm', 'e', '=', 'w', 'e', 'b', '1', ' ',
 					   'g', 'e', 'n', '=', '8', 0xde, 0xad, 0xbe, 0xef };
-	static const uint8_t bad_magic[] = { 'X', 'H', 'X', 'N', 1, 1, 0, 0, 0, 0, 0, 0 };
-	static const uint8_t too_long[] = { 'X', 'H', 'X', 'M', 1, 1, 0xff, 0xff };
-	static const uint8_t truncated[] = { 'X', 'H', 'X', 'M', 1, 1, 0, 9, 'n', 'a' };
+	static const uint8_t bad_magic[] = { 'X', 'H', 'X', 'N', 2, 1, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t too_long[] = { 'X', 'H', 'X', 'M', 2, 1, 0xff, 0xff };
+	static const uint8_t truncated[] = { 'X', 'H', 'X', 'M', 2, 1, 0, 9, 'n', 'a' };
+	/* a whole, checked HELLO of frame version 1 (a peer before COMMIT
+	 * carried suspended_ms): refused before anything is suspended */
+	uint8_t old_version[sizeof(bad_crc)];
 	const struct { const uint8_t *b; size_t n; } cases[] = {
 		{ bad_crc, sizeof(bad_crc) }, { bad_magic, sizeof(bad_magic) },
 		{ too_long, sizeof(too_long) }, { truncated, sizeof(truncated) },
+		{ old_version, sizeof(old_version) },
 	};
 	struct fx *f = *state;
+	uint32_t crc;
+
+	memcpy(old_version, bad_crc, sizeof(old_version));
+	old_version[4] = 1;
+	crc = (uint32_t)crc32(0L, old_version, (uInt)(sizeof(old_version) - 4));
+	for (int k = 0; k < 4; k++)
+		old_version[sizeof(old_version) - 4 + k] = (uint8_t)(crc >> (24 - 8 * k));
 
 	assert_int_equal(start(f, f->ha, "web1", 7), 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
