@@ -223,9 +223,9 @@ static bool mac_unset(const libxl_mac mac)
 
 /*
  * A vif without mac=: libxl would draw a random one at every create and
- * restore, so a live-migrated guest would find its NIC under another MAC
- * on the target (its peers' ARP caches then point at a MAC nobody has:
- * the Xen lab's guest answered nothing for 22 s after switch-over, run 17)
+ * restore, so a live-migrated guest found its NIC under another MAC on
+ * the target (the Xen lab's capture, run 17: its peers learn the new one
+ * only from the guest's gratuitous ARP, or when their ARP entry expires)
  * and a restarted one would come back under yet another.  Instead the MAC
  * is a function of the domain's name and the vif's index - the same on
  * every host, every start - in Xen's OUI 00:16:3e, locally unique by the
