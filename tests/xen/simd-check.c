@@ -28,65 +28,60 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* MOV the pattern (32 bytes a register) into REG0..REG13 */
+#define LD(mov, reg, r, off) mov " " #off "(%0), %%" reg #r "\n\t"
+#define LOADS(mov, reg) \
+	LD(mov, reg, 0, 0) LD(mov, reg, 1, 32) LD(mov, reg, 2, 64) LD(mov, reg, 3, 96) \
+	LD(mov, reg, 4, 128) LD(mov, reg, 5, 160) LD(mov, reg, 6, 192) LD(mov, reg, 7, 224) \
+	LD(mov, reg, 8, 256) LD(mov, reg, 9, 288) LD(mov, reg, 10, 320) LD(mov, reg, 11, 352) \
+	LD(mov, reg, 12, 384) LD(mov, reg, 13, 416)
+/* each register's offset in the pattern, for CMP and OUT */
+#define EACH(M) M(0, 0) M(1, 32) M(2, 64) M(3, 96) M(4, 128) M(5, 160) M(6, 192) \
+	M(7, 224) M(8, 256) M(9, 288) M(10, 320) M(11, 352) M(12, 384) M(13, 416)
+#define CLOBBERS "rcx", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", \
+	"xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+
 /* One round of ITER compares; returns the OR of every difference seen, per
  * register, in diff (NREG x 32 bytes). */
 __attribute__((target("avx2"))) static void round_avx(const uint8_t *pat, uint8_t *diff, long iter)
 {
 	__asm__ volatile(
-		"vmovdqu 0(%0), %%ymm0\n\tvmovdqu 32(%0), %%ymm1\n\t"
-		"vmovdqu 64(%0), %%ymm2\n\tvmovdqu 96(%0), %%ymm3\n\t"
-		"vmovdqu 128(%0), %%ymm4\n\tvmovdqu 160(%0), %%ymm5\n\t"
-		"vmovdqu 192(%0), %%ymm6\n\tvmovdqu 224(%0), %%ymm7\n\t"
-		"vmovdqu 256(%0), %%ymm8\n\tvmovdqu 288(%0), %%ymm9\n\t"
-		"vmovdqu 320(%0), %%ymm10\n\tvmovdqu 352(%0), %%ymm11\n\t"
-		"vmovdqu 384(%0), %%ymm12\n\tvmovdqu 416(%0), %%ymm13\n\t"
+		LOADS("vmovdqu", "ymm")
 		"vpxor %%ymm15, %%ymm15, %%ymm15\n\t"
 		"mov %2, %%rcx\n"
 		"1:\n\t"
 #define CMP(r, off) "vpxor " #off "(%0), %%ymm" #r ", %%ymm14\n\tvpor %%ymm14, %%ymm15, %%ymm15\n\t"
-		CMP(0, 0) CMP(1, 32) CMP(2, 64) CMP(3, 96) CMP(4, 128) CMP(5, 160) CMP(6, 192)
-		CMP(7, 224) CMP(8, 256) CMP(9, 288) CMP(10, 320) CMP(11, 352) CMP(12, 384) CMP(13, 416)
+		EACH(CMP)
 #undef CMP
 		"dec %%rcx\n\tjnz 1b\n\t"
 #define OUT(r, off) "vpxor " #off "(%0), %%ymm" #r ", %%ymm14\n\tvmovdqu %%ymm14, " #off "(%1)\n\t"
-		OUT(0, 0) OUT(1, 32) OUT(2, 64) OUT(3, 96) OUT(4, 128) OUT(5, 160) OUT(6, 192)
-		OUT(7, 224) OUT(8, 256) OUT(9, 288) OUT(10, 320) OUT(11, 352) OUT(12, 384) OUT(13, 416)
+		EACH(OUT)
 #undef OUT
 		"vmovdqu %%ymm15, 448(%1)\n\t"
 		"vzeroupper\n\t"
 		:
 		: "r"(pat), "r"(diff), "r"(iter)
-		: "rcx", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-		  "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+		: CLOBBERS);
 }
 
 static void round_sse(const uint8_t *pat, uint8_t *diff, long iter)
 {
 	__asm__ volatile(
-		"movdqu 0(%0), %%xmm0\n\tmovdqu 32(%0), %%xmm1\n\t"
-		"movdqu 64(%0), %%xmm2\n\tmovdqu 96(%0), %%xmm3\n\t"
-		"movdqu 128(%0), %%xmm4\n\tmovdqu 160(%0), %%xmm5\n\t"
-		"movdqu 192(%0), %%xmm6\n\tmovdqu 224(%0), %%xmm7\n\t"
-		"movdqu 256(%0), %%xmm8\n\tmovdqu 288(%0), %%xmm9\n\t"
-		"movdqu 320(%0), %%xmm10\n\tmovdqu 352(%0), %%xmm11\n\t"
-		"movdqu 384(%0), %%xmm12\n\tmovdqu 416(%0), %%xmm13\n\t"
+		LOADS("movdqu", "xmm")
 		"pxor %%xmm15, %%xmm15\n\t"
 		"mov %2, %%rcx\n"
 		"1:\n\t"
 #define CMP(r, off) "movdqu " #off "(%0), %%xmm14\n\tpxor %%xmm" #r ", %%xmm14\n\tpor %%xmm14, %%xmm15\n\t"
-		CMP(0, 0) CMP(1, 32) CMP(2, 64) CMP(3, 96) CMP(4, 128) CMP(5, 160) CMP(6, 192)
-		CMP(7, 224) CMP(8, 256) CMP(9, 288) CMP(10, 320) CMP(11, 352) CMP(12, 384) CMP(13, 416)
+		EACH(CMP)
 #undef CMP
 		"dec %%rcx\n\tjnz 1b\n\t"
 #define OUT(r, off) "movdqu " #off "(%0), %%xmm14\n\tpxor %%xmm" #r ", %%xmm14\n\tmovdqu %%xmm14, " #off "(%1)\n\t"
-		OUT(0, 0) OUT(1, 32) OUT(2, 64) OUT(3, 96) OUT(4, 128) OUT(5, 160) OUT(6, 192)
-		OUT(7, 224) OUT(8, 256) OUT(9, 288) OUT(10, 320) OUT(11, 352) OUT(12, 384) OUT(13, 416)
+		EACH(OUT)
 #undef OUT
 		"movdqu %%xmm15, 448(%1)\n\t"
 		:
 		: "r"(pat), "r"(diff), "r"(iter)
-		: "rcx", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-		  "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+		: CLOBBERS);
 }
 
 static int nonzero(const uint8_t *p, size_t n)
