@@ -441,21 +441,25 @@ struct xen_end {
 	char detail[XEN_DETAIL_MAX];
 };
 
+/* Entry d's info in a scan's list, or NULL: gone, or its domid reused by
+ * another domain. */
+static const xc_domaininfo_t *info_find(const xc_domaininfo_t *infos, int n,
+					const struct xen_dom *d)
+{
+	for (int k = 0; k < n; k++)
+		if (infos[k].domain == d->domid)
+			return info_is(&infos[k], d) ? &infos[k] : NULL;
+	return NULL;
+}
+
 /* Has entry d ended?  Fills e (reason, detail) when it has.  Destroys the
  * remains of a domain that shut down. */
 static bool dom_check_end(struct hv *h, struct xen_dom *d, const xc_domaininfo_t *infos, int n,
 			  struct xen_end *e)
 {
-	const xc_domaininfo_t *i = NULL;
+	const xc_domaininfo_t *i = info_find(infos, n, d);
 	const char *how;
 
-	for (int k = 0; k < n; k++)
-		if (infos[k].domain == d->domid) {
-			i = &infos[k];
-			break;
-		}
-	if (i != NULL && !info_is(i, d))
-		i = NULL;                   /* domid reused by another domain */
 	if (i != NULL && !info_ended(i))
 		return false;
 
@@ -494,13 +498,10 @@ static bool dom_check_end(struct hv *h, struct xen_dom *d, const xc_domaininfo_t
  * then (at the latest at the safety re-scan). */
 static void dom_note_suspend(struct xen_dom *d, const xc_domaininfo_t *infos, int n)
 {
-	for (int k = 0; k < n; k++)
-		if (infos[k].domain == d->domid && info_is(&infos[k], d) &&
-		    (infos[k].flags & XEN_DOMINF_shutdown) &&
-		    shutdown_code(&infos[k]) == SHUTDOWN_suspend) {
-			d->suspended_ms = mono_ms();
-			return;
-		}
+	const xc_domaininfo_t *i = info_find(infos, n, d);
+
+	if (i != NULL && (i->flags & XEN_DOMINF_shutdown) && shutdown_code(i) == SHUTDOWN_suspend)
+		d->suspended_ms = mono_ms();
 }
 
 /* Every ended entry, unlinked, in a list for reporting. */
@@ -1133,13 +1134,13 @@ static int xen_migrate_send(struct hv *h, const char *name, int fd, const struct
 	if (d->suspended_ms != 0 && d->suspended_ms < t_susp)
 		t_susp = d->suspended_ms;
 	pthread_mutex_unlock(&h->mu);
-	qb_log(LOG_INFO, "xen domain %s: libxl stream %s, guest suspended %" PRIu64 " ms before",
-	       name, rc == 0 ? "sent" : "failed", mono_ms() - t_susp);
 	if (rc != 0) {
 		qb_log(LOG_ERR, "xen domain %s: libxl stream failed rc=%d", name, rc);
 		shutdown(fd, SHUT_RDWR);
 		goto abort_resume;
 	}
+	qb_log(LOG_INFO, "xen domain %s: libxl stream sent, guest suspended %" PRIu64 " ms before",
+	       name, mono_ms() - t_susp);
 	rc = xm_recv(fd, XM_VERIFIED, pl, sizeof(pl), deadline);
 	if (rc < 0) {
 		qb_log(LOG_ERR, "xen domain %s: no VERIFIED from target: %s", name, strerror(-rc));
